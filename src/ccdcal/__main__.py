@@ -1,0 +1,5 @@
+"""``python -m ccdcal``."""
+
+from ccdcal.cli.main import run
+
+run()

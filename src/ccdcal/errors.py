@@ -1,0 +1,119 @@
+"""The whole exception and warning hierarchy of ccdcal.
+
+Every error ccdcal raises derives from :class:`CcdcalError` *and* from the
+built-in exception a caller would naturally catch (``ValueError``,
+``TypeError``, ``KeyError``, ``OSError`` ...).  Where ccdproc pins an
+exception type for the same situation, the ccdcal class subclasses that type
+too, so that ``except TypeError`` written for ccdproc still catches it.
+
+Messages say what failed, the value received, the file / HDU / keyword
+involved when known, and how to fix it.
+
+Examples
+--------
+>>> from ccdcal.errors import ExposureTimeError, CcdcalError
+>>> issubclass(ExposureTimeError, ValueError) and issubclass(ExposureTimeError, CcdcalError)
+True
+"""
+
+from __future__ import annotations
+
+from astropy.units import UnitsError
+
+__all__ = [
+    "CalibrationNotFoundError",
+    "CcdcalError",
+    "CcdcalWarning",
+    "ClassificationError",
+    "CombineError",
+    "ExposureRequiredError",
+    "ExposureTimeError",
+    "FrameReadError",
+    "HeaderKeywordError",
+    "IncompatibleFramesError",
+    "InvalidParameterError",
+    "LibraryError",
+    "ParameterTypeError",
+    "PipelineError",
+    "ProfileError",
+    "SectionError",
+    "UnitMismatchError",
+]
+
+
+class CcdcalError(Exception):
+    """Base class of every error raised by ccdcal."""
+
+
+class CcdcalWarning(UserWarning):
+    """Base class of every warning issued by ccdcal."""
+
+
+class InvalidParameterError(CcdcalError, ValueError):
+    """An option has a value that cannot be used (out of range, unknown choice...)."""
+
+
+class ParameterTypeError(CcdcalError, TypeError):
+    """An argument has the wrong type (ccdproc raises ``TypeError`` here too)."""
+
+
+class IncompatibleFramesError(CcdcalError, ValueError):
+    """Frames that must match (shape, binning, unit) do not."""
+
+
+class UnitMismatchError(CcdcalError, UnitsError):
+    """The units of a frame and of its calibration frame cannot be combined.
+
+    Subclasses :class:`astropy.units.UnitsError`, which ccdproc raises here.
+    """
+
+
+class HeaderKeywordError(CcdcalError, KeyError):
+    """A header keyword that is needed is missing.
+
+    Subclasses ``KeyError`` (what ccdproc raises for a missing keyword) but
+    prints its message plainly rather than as a quoted repr.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ExposureRequiredError(CcdcalError, TypeError):
+    """No exposure-time information was given (ccdproc raises ``TypeError`` here)."""
+
+
+class ExposureTimeError(CcdcalError, ValueError):
+    """An exposure time is zero, negative, non-finite or not a number."""
+
+
+class SectionError(CcdcalError, ValueError):
+    """A FITS/IRAF section string such as ``'[1:100, 1:50]'`` cannot be parsed or is out of range."""
+
+
+class FrameReadError(CcdcalError, OSError):
+    """A file could not be read as a FITS frame (not FITS, truncated, bad header...)."""
+
+
+class CombineError(CcdcalError, ValueError):
+    """Images cannot be combined as asked."""
+
+
+class ProfileError(CcdcalError, ValueError):
+    """An instrument profile is malformed or cannot be found."""
+
+
+class ClassificationError(CcdcalError, ValueError):
+    """The type of a frame (bias, dark, flat, science) cannot be told from its header."""
+
+
+class CalibrationNotFoundError(CcdcalError, LookupError):
+    """No calibration master matches a frame."""
+
+
+class LibraryError(CcdcalError, RuntimeError):
+    """The calibration library database cannot be used as asked."""
+
+
+class PipelineError(CcdcalError, RuntimeError):
+    """A reduction run cannot go on."""
