@@ -39,12 +39,29 @@ from ccdcal.errors import (
 )
 from ccdcal.options import conf, set_options
 
+# --- calibrate exports (begin) ---
+# --- calibrate exports (end) ---
+# --- io exports (begin) ---
+# --- io exports (end) ---
+# --- combine exports (begin) ---
+# --- combine exports (end) ---
+# --- collection exports (begin) ---
+# --- collection exports (end) ---
+
 __all__ = [
     # containers and settings
     "CCDData",
     "__version__",
     "conf",
     "set_options",
+    # calibration steps (calibrate names begin)
+    # calibration steps (calibrate names end)
+    # FITS input and output (io names begin)
+    # FITS input and output (io names end)
+    # combination (combine names begin)
+    # combination (combine names end)
+    # reading a night (collection names begin)
+    # reading a night (collection names end)
     # exceptions and warnings
     "CalibrationNotFoundError",
     "CcdcalError",
