@@ -19,25 +19,33 @@ True
 from __future__ import annotations
 
 from astropy.units import UnitsError
+from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = [
     "CalibrationNotFoundError",
     "CcdcalError",
     "CcdcalWarning",
     "ClassificationError",
+    "CollectionWarning",
     "CombineError",
+    "CombineMemoryWarning",
     "ExposureRequiredError",
     "ExposureTimeError",
+    "FrameNotFoundError",
     "FrameReadError",
+    "FrameWriteError",
     "HeaderKeywordError",
     "IncompatibleFramesError",
     "InvalidParameterError",
     "LibraryError",
+    "OutputExistsError",
     "ParameterTypeError",
     "PipelineError",
     "ProfileError",
     "SectionError",
+    "StackMismatchError",
     "UnitMismatchError",
+    "UnsupportedOperationError",
 ]
 
 
@@ -95,8 +103,31 @@ class FrameReadError(CcdcalError, OSError):
     """A file could not be read as a FITS frame (not FITS, truncated, bad header...)."""
 
 
+class FrameNotFoundError(FrameReadError, FileNotFoundError):
+    """The file to read does not exist."""
+
+
+class FrameWriteError(CcdcalError, OSError):
+    """A frame could not be written (missing directory, header not FITS-safe...)."""
+
+
+class OutputExistsError(FrameWriteError, FileExistsError):
+    """The output file exists and overwriting was not asked for."""
+
+
 class CombineError(CcdcalError, ValueError):
     """Images cannot be combined as asked."""
+
+
+class StackMismatchError(IncompatibleFramesError, TypeError):
+    """Frames to be combined differ in shape or unit, or are not frames at all.
+
+    Subclasses ``TypeError``, which ccdproc's ``Combiner`` raises here.
+    """
+
+
+class CombineMemoryWarning(CcdcalWarning):
+    """``mem_limit`` is below what a combination needs at the least; the minimum is used."""
 
 
 class ProfileError(CcdcalError, ValueError):
@@ -105,6 +136,17 @@ class ProfileError(CcdcalError, ValueError):
 
 class ClassificationError(CcdcalError, ValueError):
     """The type of a frame (bias, dark, flat, science) cannot be told from its header."""
+
+
+class CollectionWarning(CcdcalWarning, AstropyUserWarning):
+    """An ImageFileCollection is empty or a header has repeated keywords.
+
+    Subclasses astropy's ``AstropyUserWarning``, which ccdproc issues here.
+    """
+
+
+class UnsupportedOperationError(CcdcalError, NotImplementedError):
+    """An operation ccdproc also refuses (``NotImplementedError`` there too)."""
 
 
 class CalibrationNotFoundError(CcdcalError, LookupError):

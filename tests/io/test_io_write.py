@@ -1,0 +1,326 @@
+"""write_ccd: layout, dtypes, headers, checksums, atomicity and reading by astropy/ccdproc."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.io import fits
+from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
+from astropy.wcs import WCS
+
+from ccdcal.errors import FrameWriteError, OutputExistsError
+from ccdcal.io import read_ccd, write_ccd
+from ccdcal.io.provenance import FILE_KEY, read_provenance, record_step
+
+
+def _product(
+    rng: np.random.Generator, shape: tuple[int, int] = (30, 40), dtype: type = np.float32
+) -> CCDData:
+    data = rng.normal(500.0, 20.0, shape).astype(dtype)
+    unc = np.sqrt(np.abs(data) + 100.0).astype(dtype)
+    mask = rng.random(shape) < 0.05
+    meta = {"EXPTIME": 120.0, "OBJECT": "M67", "FILTER": "V"}
+    return CCDData(data, unit="electron", uncertainty=StdDevUncertainty(unc), mask=mask, meta=meta)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_keeps_values_and_dtype(tmp_path: Path, dtype: type) -> None:
+    ccd = _product(np.random.default_rng(1), dtype=dtype)
+    path = write_ccd(ccd, tmp_path / "out.fits")
+    back = read_ccd(path)
+    assert back.data.dtype == np.dtype(dtype)
+    assert back.uncertainty.array.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(back.data, ccd.data)
+    np.testing.assert_array_equal(back.uncertainty.array, ccd.uncertainty.array)
+    np.testing.assert_array_equal(back.mask, ccd.mask)
+    assert back.unit == u.electron
+    assert back.meta["OBJECT"] == "M67"
+    assert back.meta[FILE_KEY] == "out.fits"
+
+
+def test_layout_and_checksums_on_every_hdu(tmp_path: Path) -> None:
+    path = write_ccd(_product(np.random.default_rng(2)), tmp_path / "out.fits")
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "MASK", "UNCERT"]
+        assert hdul["MASK"].data.dtype == np.uint8
+        assert hdul["UNCERT"].header["UTYPE"] == "StdDevUncertainty"
+        assert hdul[0].header["BITPIX"] == -32
+        assert hdul[0].header["BUNIT"] == "electron"
+        for hdu in hdul:
+            assert hdu.header["CHECKSUM"]
+            assert hdu.header["DATASUM"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # astropy warns on a checksum mismatch
+        with fits.open(path, checksum=True) as hdul:
+            for hdu in hdul:
+                assert hdu.verify_checksum() == 1
+                assert hdu.verify_datasum() == 1
+
+
+def test_checksum_detects_a_changed_byte(tmp_path: Path) -> None:
+    path = write_ccd(_product(np.random.default_rng(3)), tmp_path / "out.fits")
+    blob = bytearray(path.read_bytes())
+    blob[2880 + 10] ^= 0xFF  # a byte of the primary data
+    path.write_bytes(bytes(blob))
+    with fits.open(path) as hdul:
+        assert hdul[0].verify_datasum() == 0
+
+
+def test_checksum_can_be_switched_off(tmp_path: Path) -> None:
+    path = write_ccd(_product(np.random.default_rng(4)), tmp_path / "o.fits", checksum=False)
+    assert "CHECKSUM" not in fits.getheader(path)
+
+
+def test_uint16_is_written_as_bitpix16_bzero(tmp_path: Path) -> None:
+    data = np.random.default_rng(5).integers(0, 65536, (20, 30), dtype=np.uint16)
+    path = write_ccd(CCDData(data, unit="adu"), tmp_path / "raw.fits")
+    header = fits.getheader(path)
+    assert (header["BITPIX"], header["BZERO"]) == (16, 32768)
+    back = read_ccd(path)
+    assert back.data.dtype == np.uint16
+    np.testing.assert_array_equal(back.data, data)
+
+
+def test_dtype_argument(tmp_path: Path) -> None:
+    ccd = _product(np.random.default_rng(6), dtype=np.float64)
+    path = write_ccd(ccd, tmp_path / "o.fits", dtype=np.float32)
+    back = read_ccd(path)
+    assert back.data.dtype == np.float32
+    assert back.uncertainty.array.dtype == np.float32
+    np.testing.assert_array_equal(back.data, ccd.data.astype(np.float32))
+
+
+def test_stale_array_cards_from_a_raw_header_are_dropped(tmp_path: Path) -> None:
+    raw = np.full((10, 10), 40000, dtype=np.uint16)
+    raw_path = tmp_path / "raw.fits"
+    fits.PrimaryHDU(raw).writeto(raw_path)
+    ccd = read_ccd(raw_path)  # meta has BITPIX 16, BZERO 32768, BSCALE 1
+    result = CCDData(ccd.data.astype(np.float32) - 1000.0, unit="adu", meta=ccd.meta)
+    path = write_ccd(result, tmp_path / "calibrated.fits")
+    header = fits.getheader(path)
+    assert header["BITPIX"] == -32
+    assert "BZERO" not in header
+    np.testing.assert_array_equal(read_ccd(path).data, np.full((10, 10), 39000, np.float32))
+
+
+def test_header_cards_long_strings_hierarch_comments(tmp_path: Path) -> None:
+    long_text = " ".join(["a long observing note"] * 12)  # FITS drops trailing blanks
+    meta = {
+        "NOTE": long_text,
+        "subtract_dark": ("subdark", "Shortened name for ccdproc command"),
+        "GAIN": (1.1, "e-/ADU"),
+        "COMMENT": ["first comment", "second comment"],
+        "HISTORY": "made by a test",
+        "NPINT": np.int64(7),
+        "EXPQ": 30 * u.s,
+    }
+    path = write_ccd(
+        CCDData(np.zeros((2, 2), np.float32), unit="adu", meta=meta), tmp_path / "h.fits"
+    )
+    header = fits.getheader(path)
+    assert header["NOTE"] == long_text
+    assert header["SUBTRACT_DARK"] == "subdark"
+    assert header.comments["GAIN"] == "e-/ADU"
+    assert list(header["COMMENT"]) == ["first comment", "second comment"]
+    assert list(header["HISTORY"]) == ["made by a test"]
+    assert header["NPINT"] == 7
+    assert header["EXPQ"] == 30.0
+
+
+def test_non_ascii_text_is_transliterated(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    meta = {"OBSERVER": "José Núñez"}
+    with caplog.at_level("WARNING", logger="ccdcal.io.fits"):
+        path = write_ccd(
+            CCDData(np.zeros((2, 2), np.float32), unit="adu", meta=meta), tmp_path / "n.fits"
+        )
+    assert fits.getval(path, "OBSERVER") == "Jose Nunez"
+    assert "OBSERVER" in caplog.text
+
+
+def test_write_does_not_change_the_frame(tmp_path: Path) -> None:
+    ccd = _product(np.random.default_rng(7))
+    meta_before = dict(ccd.meta)
+    data_before = ccd.data.copy()
+    write_ccd(ccd, tmp_path / "o.fits")
+    assert dict(ccd.meta) == meta_before
+    assert FILE_KEY not in ccd.meta
+    np.testing.assert_array_equal(ccd.data, data_before)
+
+
+def test_provenance_survives(tmp_path: Path) -> None:
+    ccd = _product(np.random.default_rng(8))
+    master = _product(np.random.default_rng(9))
+    record_step(
+        ccd,
+        "subtract_dark",
+        call_args={"ccd": ccd, "master": master, "scale": True},
+        params={"scale": True, "factor": 2.5, "note": "x" * 300},
+        calibrations={"master": master},
+    )
+    path = write_ccd(ccd, tmp_path / "p.fits")
+    back = read_ccd(path)
+    assert read_provenance(back.meta) == read_provenance(ccd.meta)
+    assert back.meta["SUBDARK"] == "ccd=<CCDData>, master=<CCDData>, scale=True"
+
+
+def test_rewriting_a_read_product_changes_nothing(tmp_path: Path) -> None:
+    ccd = _product(np.random.default_rng(19))
+    record_step(ccd, "flat_correct", call_args={"ccd": ccd}, params={"note": "y" * 200})
+    first = read_ccd(write_ccd(ccd, tmp_path / "a.fits"))  # meta is now a fits.Header
+    second = read_ccd(write_ccd(first, tmp_path / "b.fits"))
+    np.testing.assert_array_equal(second.data, ccd.data)
+    np.testing.assert_array_equal(second.mask, ccd.mask)
+    assert read_provenance(second.meta) == read_provenance(ccd.meta)
+    assert second.meta[FILE_KEY] == "b.fits"
+    cards = [k for k in second.meta if k not in (FILE_KEY, "CHECKSUM", "DATASUM")]
+    assert cards == [k for k in first.meta if k not in (FILE_KEY, "CHECKSUM", "DATASUM")]
+
+
+def test_wcs_round_trip(tmp_path: Path) -> None:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [132.8, 11.8]
+    wcs.wcs.crpix = [5.0, 6.0]
+    wcs.wcs.cdelt = [-2e-4, 2e-4]
+    ccd = CCDData(np.zeros((10, 12), np.float32), unit="adu", wcs=wcs)
+    back = read_ccd(write_ccd(ccd, tmp_path / "w.fits"))
+    np.testing.assert_allclose(back.wcs.wcs.crval, wcs.wcs.crval)
+    np.testing.assert_allclose(back.wcs.wcs.crpix, wcs.wcs.crpix)
+
+
+@pytest.mark.parametrize("cls", [VarianceUncertainty, InverseVariance])
+def test_other_uncertainty_classes_round_trip(tmp_path: Path, cls: type) -> None:
+    array = np.full((3, 4), 4.0, dtype=np.float32)
+    ccd = CCDData(np.ones((3, 4), np.float32), unit="adu", uncertainty=cls(array))
+    back = read_ccd(write_ccd(ccd, tmp_path / "u.fits"))
+    assert isinstance(back.uncertainty, cls)
+    np.testing.assert_array_equal(back.uncertainty.array, array)
+
+
+def test_uncertainty_in_other_unit_is_converted(tmp_path: Path) -> None:
+    unc = StdDevUncertainty(np.full((2, 2), 1000.0), unit="adu")
+    ccd = CCDData(np.ones((2, 2)), unit="kadu", uncertainty=unc)
+    back = read_ccd(write_ccd(ccd, tmp_path / "k.fits"))
+    np.testing.assert_allclose(back.uncertainty.array, 1.0)
+
+
+# ----------------------------------------------------------------------------- compression
+
+
+@pytest.mark.parametrize("name", ["o.fits.gz", "o.fits.fz"])
+def test_compressed_outputs_are_lossless(tmp_path: Path, name: str) -> None:
+    ccd = _product(np.random.default_rng(10))
+    path = write_ccd(ccd, tmp_path / name)
+    back = read_ccd(path)
+    np.testing.assert_array_equal(back.data, ccd.data)
+    np.testing.assert_array_equal(back.uncertainty.array, ccd.uncertainty.array)
+    np.testing.assert_array_equal(back.mask, ccd.mask)
+    assert back.meta["OBJECT"] == "M67"
+    assert back.meta[FILE_KEY] == name
+
+
+def test_fz_output_is_tile_compressed(tmp_path: Path) -> None:
+    path = write_ccd(_product(np.random.default_rng(11)), tmp_path / "o.fits.fz")
+    with fits.open(path, disable_image_compression=True) as hdul:
+        assert [type(h).__name__ for h in hdul] == [
+            "PrimaryHDU",
+            "BinTableHDU",
+            "BinTableHDU",
+            "BinTableHDU",
+        ]
+        assert all(h.header.get("ZIMAGE") for h in hdul[1:])
+
+
+# ----------------------------------------------------------------------------- overwrite, atomicity
+
+
+def test_refuses_to_overwrite(tmp_path: Path) -> None:
+    first = _product(np.random.default_rng(12))
+    path = write_ccd(first, tmp_path / "o.fits")
+    second = _product(np.random.default_rng(13))
+    with pytest.raises(OutputExistsError, match=r"o\.fits' already exists.*overwrite=True"):
+        write_ccd(second, path)
+    with pytest.raises(FileExistsError, match="already exists"):
+        write_ccd(second, path)
+    np.testing.assert_array_equal(read_ccd(path).data, first.data)
+    write_ccd(second, path, overwrite=True)
+    np.testing.assert_array_equal(read_ccd(path).data, second.data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.fits"]
+
+
+def test_failed_write_leaves_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _product(np.random.default_rng(14))
+    path = write_ccd(first, tmp_path / "o.fits")
+
+    def broken_writeto(self: fits.HDUList, name: object, **kwargs: object) -> None:
+        Path(str(name)).write_bytes(b"SIMPLE  = half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fits.HDUList, "writeto", broken_writeto)
+    with pytest.raises(FrameWriteError, match=r"o\.fits' could not be written \(disk full\)"):
+        write_ccd(_product(np.random.default_rng(15)), path, overwrite=True)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(read_ccd(path).data, first.data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.fits"]
+
+
+def test_unwritable_folder_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(self: fits.HDUList, name: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(name))
+
+    monkeypatch.setattr(fits.HDUList, "writeto", denied)
+    with pytest.raises(
+        FrameWriteError, match=r"o\.fits' could not be written \(Permission denied\).*permissions"
+    ):
+        write_ccd(_product(np.random.default_rng(20)), tmp_path / "o.fits")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_directory_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(FrameWriteError, match=r"directory .*nope.* does not exist; create it"):
+        write_ccd(_product(np.random.default_rng(16)), tmp_path / "nope" / "o.fits")
+
+
+def test_mask_of_wrong_shape_is_refused(tmp_path: Path) -> None:
+    ccd = CCDData(np.ones((3, 3), np.float32), unit="adu")
+    ccd._mask = np.zeros((2, 2), dtype=bool)  # CCDData does not check the shape itself
+    with pytest.raises(FrameWriteError, match=r"mask has shape \(2, 2\).*\(3, 3\)"):
+        write_ccd(ccd, tmp_path / "m.fits")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- other readers
+
+
+def test_astropy_reads_our_files(tmp_path: Path) -> None:
+    ccd = _product(np.random.default_rng(17))
+    path = write_ccd(ccd, tmp_path / "o.fits")
+    back = CCDData.read(path)
+    assert back.unit == u.electron
+    assert isinstance(back.uncertainty, StdDevUncertainty)
+    np.testing.assert_array_equal(back.data, ccd.data)
+    np.testing.assert_array_equal(back.uncertainty.array, ccd.uncertainty.array)
+    np.testing.assert_array_equal(back.mask, ccd.mask)
+
+
+def test_ccdproc_reads_and_combines_our_files(tmp_path: Path) -> None:
+    ccdproc = pytest.importorskip("ccdproc")
+    rng = np.random.default_rng(18)
+    frames = [_product(rng) for _ in range(3)]
+    for frame in frames:
+        frame.mask = None
+    paths = [write_ccd(f, tmp_path / f"f{i}.fits") for i, f in enumerate(frames)]
+    combined = ccdproc.combine([str(p) for p in paths], method="average")
+    expected = np.mean([f.data.astype(np.float64) for f in frames], axis=0)
+    np.testing.assert_allclose(combined.data, expected, rtol=1e-6)
+    assert combined.unit == u.electron
+    collection = ccdproc.ImageFileCollection(tmp_path, keywords=["object", "filter"])
+    assert list(collection.summary["object"]) == ["M67"] * 3
+    for ccd in collection.ccds():
+        assert isinstance(ccd.uncertainty, StdDevUncertainty)
