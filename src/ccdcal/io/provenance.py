@@ -76,9 +76,8 @@ FILE_KEY = "CCDCFILE"
 #: a ``Keyword`` (anything with ``name`` and ``value``) or a mapping.
 LogSpec = bool | str | Mapping[str, Any] | Any | None
 
-_checksums: weakref.WeakKeyDictionary[np.ndarray, tuple[tuple[int, ...], str]] = (
-    weakref.WeakKeyDictionary()
-)
+# id(array) -> (data pointer and shape, checksum); entries leave with their array.
+_checksums: dict[int, tuple[tuple[int, ...], str]] = {}
 
 
 def _version() -> str:
@@ -98,20 +97,16 @@ def array_checksum(array: np.ndarray) -> str:
     True
     """
     key = (array.__array_interface__["data"][0], *array.shape)
-    try:
-        cached = _checksums.get(array)
-    except TypeError:  # not weak-referenceable
-        cached = None
+    cached = _checksums.get(id(array))
     if cached is not None and cached[0] == key:
         return cached[1]
     h = hashlib.blake2b(digest_size=8)
     h.update(f"{array.dtype.str}{array.shape}".encode())
     h.update(memoryview(np.ascontiguousarray(array)).cast("B"))
     digest = h.hexdigest()
-    try:
-        _checksums[array] = (key, digest)
-    except TypeError:
-        pass
+    if id(array) not in _checksums:
+        weakref.finalize(array, _checksums.pop, id(array), None)
+    _checksums[id(array)] = (key, digest)
     return digest
 
 
