@@ -19,16 +19,18 @@ True
 from __future__ import annotations
 
 from astropy.units import UnitsError
-from astropy.utils.exceptions import AstropyUserWarning
+from astropy.utils.exceptions import AstropyDeprecationWarning, AstropyUserWarning
 
 __all__ = [
     "CalibrationNotFoundError",
+    "CcdcalDeprecationWarning",
     "CcdcalError",
     "CcdcalWarning",
     "ClassificationError",
     "CollectionWarning",
     "CombineError",
     "CombineMemoryWarning",
+    "CosmicRayWarning",
     "ExposureRequiredError",
     "ExposureTimeError",
     "FrameNotFoundError",
@@ -36,6 +38,7 @@ __all__ = [
     "FrameWriteError",
     "HeaderKeywordError",
     "IncompatibleFramesError",
+    "InconsistentUnitsError",
     "InvalidParameterError",
     "LibraryError",
     "OutputExistsError",
@@ -74,6 +77,21 @@ class UnitMismatchError(CcdcalError, UnitsError):
 
     Subclasses :class:`astropy.units.UnitsError`, which ccdproc raises here.
     """
+
+
+class InconsistentUnitsError(UnitMismatchError, ValueError):
+    """The units of data, gain and read noise do not fit together.
+
+    Also a ``ValueError``, which ccdproc's ``cosmicray_lacosmic`` raises here.
+    """
+
+
+class CosmicRayWarning(CcdcalWarning):
+    """A cosmic-ray step was called in a way that probably gives a wrong result."""
+
+
+class CcdcalDeprecationWarning(CcdcalWarning, AstropyDeprecationWarning):
+    """An argument is deprecated (where ccdproc issues ``AstropyDeprecationWarning``)."""
 
 
 class HeaderKeywordError(CcdcalError, KeyError):
