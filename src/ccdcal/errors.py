@@ -114,7 +114,7 @@ class ExposureTimeError(CcdcalError, ValueError):
 
 
 class SectionError(CcdcalError, ValueError):
-    """A FITS/IRAF section string such as ``'[1:100, 1:50]'`` cannot be parsed or is out of range."""
+    """A FITS/IRAF section such as ``'[1:100, 1:50]'`` cannot be parsed or is out of range."""
 
 
 class FrameReadError(CcdcalError, OSError):
