@@ -22,6 +22,7 @@ Examples
 """
 
 from ccdcal.calibrate.bias import subtract_bias
+from ccdcal.calibrate.cosmicray import cosmicray_lacosmic, cosmicray_median
 from ccdcal.calibrate.dark import subtract_dark
 from ccdcal.calibrate.deviation import create_deviation
 from ccdcal.calibrate.flat import flat_correct
@@ -40,6 +41,8 @@ __all__ = [
     "block_reduce",
     "block_replicate",
     "ccd_process",
+    "cosmicray_lacosmic",
+    "cosmicray_median",
     "create_deviation",
     "flat_correct",
     "gain_correct",
