@@ -63,7 +63,6 @@ from typing import Any, Literal
 import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData
-from scipy import ndimage
 
 from ccdcal.calibrate._frame import mask_of, new_frame, or_masks, sigma_in
 from ccdcal.calibrate._masked_median import masked_median_at, median_filter, robust_sigma
@@ -523,6 +522,8 @@ def _median_detect(
     if isinstance(error, np.ndarray):
         crarr &= error > 0
     if gbox > 0:
+        from scipy import ndimage  # deferred: costly import
+
         crarr = ndimage.maximum_filter(crarr, gbox)
     cleaned = np.array(data, copy=True)
     if rbox > 0 and crarr.any():

@@ -37,11 +37,10 @@ array([[5., 5., 5., 5.],
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bottleneck as bn
 import numpy as np
-from astropy.modeling import Model, fitting
 from astropy.nddata import CCDData
 from astropy.stats import SigmaClip, median_absolute_deviation
 
@@ -51,6 +50,9 @@ from ccdcal.calibrate.sections import section_to_slices
 from ccdcal.dtypes import working_dtype
 from ccdcal.errors import IncompatibleFramesError, InvalidParameterError, ParameterTypeError
 from ccdcal.io.provenance import LogSpec
+
+if TYPE_CHECKING:
+    from astropy.modeling import Model
 
 __all__ = ["as_astropy_clip", "overscan_profile", "subtract_overscan"]
 
@@ -108,6 +110,8 @@ def _fit(profile: np.ndarray, good: np.ndarray, model: Model, clip: SigmaClip | 
             f"model {model!r} is not linear in its parameters; subtract_overscan fits with "
             f"a linear least-squares fitter: use Polynomial1D, Chebyshev1D or Legendre1D"
         )
+    from astropy.modeling import fitting  # deferred: a costly import that few calls need
+
     x = np.arange(profile.size, dtype=np.float64)
     y = profile.astype(np.float64)
     if clip is not None:

@@ -33,11 +33,10 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy import units as u
-from astropy.modeling import Model
 from astropy.nddata import CCDData
 
 from ccdcal.calibrate._frame import mask_of, or_masks, require_ccd
@@ -52,6 +51,9 @@ from ccdcal.calibrate.saturation import mask_saturated
 from ccdcal.calibrate.trim import trim_image, trim_to_slices
 from ccdcal.errors import IncompatibleFramesError, InvalidParameterError, ParameterTypeError
 from ccdcal.io.provenance import LogSpec
+
+if TYPE_CHECKING:
+    from astropy.modeling import Model
 
 __all__ = ["ccd_process"]
 
