@@ -264,9 +264,7 @@ def record_step(
     }
     if calibrations:
         record["calibrations"] = {
-            role: frame_identity(frame)
-            for role, frame in calibrations.items()
-            if frame is not None
+            role: frame_identity(frame) for role, frame in calibrations.items() if frame is not None
         }
     key = _next_prov_key(ccd.meta)
     _set(ccd.meta, key, json.dumps(record, separators=(",", ":"), sort_keys=True))

@@ -1,0 +1,228 @@
+"""Whole-night reduction: ``ccdcal reduce`` against the hand-written ccdproc 2.5.1 chain.
+
+Both reduce the same synthetic pt5m night (``ccdcal demo``'s night, written by
+:func:`ccdcal.testing.night.make_night`: 1x1 and 2x2 biases and darks, 1x1
+twilight flats in two filters, 2x2 science frames), each in its own
+subprocess, alternately, after one warm-up run each (page cache, numba
+caches).  Reported: median wall time, peak memory (the proportional set
+size of the process and its workers together, sampled every 10 ms), the ratios,
+and how far the calibrated frames of the two disagree in units of the
+noise: ``|ccdcal - ccdproc| / sigma`` over pixels good in both.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_pipeline.py [--size-factor 1.0] [--runs 3]
+    .venv/bin/python benchmarks/bench_pipeline.py --frames 10 10 10 20   # a fuller night
+
+``benchmarks/pipeline_ccdproc_night.py`` is the ccdproc script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+HERE = Path(__file__).resolve().parent
+
+
+def tree_memory(proc: psutil.Process) -> int:
+    """Memory of a process and all its children, in bytes.
+
+    The proportional set size (PSS): pages shared between processes (a
+    worker forked from the fork server shares the interpreter and the
+    imported libraries) count once in total, not once per process.
+    """
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
+def tree_cpu(proc: psutil.Process, seen: dict[int, float]) -> None:
+    """Record the CPU seconds (user + system) used so far by each process of the tree."""
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        seen[p.pid] = max(seen.get(p.pid, 0.0), t.user + t.system)
+
+
+def timed(cmd: list[str]) -> tuple[float, int, float]:
+    """Run ``cmd``; return wall seconds, peak memory (PSS) and CPU seconds of the process tree.
+
+    CPU is sampled every 10 ms, so the last few ms of each process are missed.
+    """
+    start = time.perf_counter()
+    popen = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = psutil.Process(popen.pid)
+    peak = 0
+    cpu: dict[int, float] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_memory(proc))
+            tree_cpu(proc, cpu)
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    _, err = popen.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    thread.join()
+    if popen.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(cmd)} failed ({popen.returncode}):\n{err.decode()}")
+    return wall, peak, sum(cpu.values())
+
+
+def commands(raw: Path, out: Path, executor: str) -> dict[str, list[str]]:
+    py = sys.executable
+    reduce = [py, "-m", "ccdcal", "reduce", str(raw), "-o", str(out / "ccdcal"), "--quiet"]
+    return {
+        "ccdproc": [py, str(HERE / "pipeline_ccdproc_night.py"), str(raw), str(out / "ccdproc")],
+        "ccdcal": [*reduce, "--executor", executor],
+    }
+
+
+def compare(out: Path) -> dict[str, float]:
+    """``|ccdcal - ccdproc| / sigma`` over the science frames (pixels good in both)."""
+    from ccdcal.io.fits import read_ccd
+
+    meds, p99s, rel = [], [], []
+    for path in sorted((out / "ccdcal" / "science").glob("*.fits")):
+        ours = read_ccd(path)
+        theirs = read_ccd(out / "ccdproc" / "science" / path.name)
+        good = ~ours.mask & np.isfinite(theirs.data) & np.isfinite(ours.data)
+        if theirs.mask is not None:
+            good &= ~theirs.mask
+        sigma = ours.uncertainty.array[good]
+        diff = np.abs(ours.data[good] - theirs.data[good].astype(np.float64))
+        pulls = diff / sigma
+        meds.append(float(np.median(pulls)))
+        p99s.append(float(np.percentile(pulls, 99)))
+        rel.append(float(np.median(diff / np.maximum(np.abs(theirs.data[good]), 1.0))))
+    return {
+        "frames": len(meds),
+        "median_abs_diff_over_sigma": max(meds),
+        "p99_abs_diff_over_sigma": max(p99s),
+        "median_relative_diff": max(rel),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-factor", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--executor", default="process", choices=("process", "thread", "serial"))
+    parser.add_argument(
+        "--frames",
+        type=int,
+        nargs=4,
+        default=(5, 5, 5, 4),
+        metavar=("BIAS", "DARK", "FLAT", "SCIENCE"),
+        help="make_night's n_bias, n_dark (per binning), n_flat, n_science (per filter); "
+        "default: the demo night's 5 5 5 4",
+    )
+    args = parser.parse_args()
+
+    from ccdcal.testing.night import make_night
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    night = work / "night"
+    if not (night / "truth").exists():
+        n_bias, n_dark, n_flat, n_science = args.frames
+        make_night(
+            night,
+            seed=args.seed,
+            size_factor=args.size_factor,
+            junk_files=True,
+            n_bias=n_bias,
+            n_dark=n_dark,
+            n_flat=n_flat,
+            n_science=n_science,
+        )
+    raw = night / "raw"
+    n_files = sum(1 for _ in raw.rglob("*.fits"))
+    raw_mb = sum(p.stat().st_size for p in raw.rglob("*.fits")) / 2**20
+    times: dict[str, list[float]] = {"ccdproc": [], "ccdcal": []}
+    peaks: dict[str, list[int]] = {"ccdproc": [], "ccdcal": []}
+    cpus: dict[str, list[float]] = {"ccdproc": [], "ccdcal": []}
+    for i in range(args.runs + 1):
+        order = ("ccdproc", "ccdcal") if i % 2 == 0 else ("ccdcal", "ccdproc")
+        for name in order:
+            out = work / f"run{i}"
+            shutil.rmtree(out / name, ignore_errors=True)
+            wall, peak, cpu = timed(commands(raw, out, args.executor)[name])
+            load = os.getloadavg()[0]
+            line = f"{wall:.2f} s, {peak / 2**20:.0f} MiB, {cpu:.2f} CPU s, load {load:.2f}"
+            if i == 0:
+                print(f"warm-up {name}: {line}")
+                continue
+            times[name].append(wall)
+            peaks[name].append(peak)
+            cpus[name].append(cpu)
+            print(f"run {i} {name}: {line}")
+    agreement = compare(work / f"run{args.runs}")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
+    peak = {k: max(v) for k, v in peaks.items()}
+    result = {
+        "frames": n_files,
+        "raw_MiB": round(raw_mb, 1),
+        "size_factor": args.size_factor,
+        "executor": args.executor,
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg()[0],
+        "wall_s": {k: round(v, 2) for k, v in med.items()},
+        "wall_s_all": {k: [round(x, 2) for x in v] for k, v in times.items()},
+        "peak_MiB": {k: round(v / 2**20) for k, v in peak.items()},
+        "cpu_s": {k: round(v, 2) for k, v in cpu_med.items()},
+        "cpu_ratio": round(cpu_med["ccdproc"] / cpu_med["ccdcal"], 2),
+        "speedup": round(med["ccdproc"] / med["ccdcal"], 2),
+        "memory_ratio": round(peak["ccdproc"] / peak["ccdcal"], 2),
+        "agreement": agreement,
+    }
+    print(
+        f"\n{n_files} raw files ({raw_mb:.0f} MiB), {args.runs} runs, median wall: "
+        f"ccdproc {med['ccdproc']:.2f} s, ccdcal {med['ccdcal']:.2f} s "
+        f"-> {result['speedup']}x faster; peak memory ccdproc {result['peak_MiB']['ccdproc']} "
+        f"MiB, ccdcal {result['peak_MiB']['ccdcal']} MiB -> {result['memory_ratio']}x less"
+    )
+    print(
+        f"calibrated frames: median |ccdcal - ccdproc| / sigma = "
+        f"{agreement['median_abs_diff_over_sigma']:.4f} (99th percentile "
+        f"{agreement['p99_abs_diff_over_sigma']:.3f})"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

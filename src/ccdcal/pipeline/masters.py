@@ -1,0 +1,564 @@
+"""Building master calibration frames (the work of a :class:`~ccdcal.pipeline.tasks.MasterTask`).
+
+* **bias**: the raw frames combined (clipped average by default), streamed
+  from the files.
+* **dark**: the raw darks combined, then the master bias subtracted.  The
+  clipping statistics (median, MAD) do not change when the same frame is
+  subtracted from every input, so this equals combining bias-subtracted darks
+  -- without holding them in memory.  With an overscan the frames are
+  prepared one by one instead.  Its EXPTIME is the darks' mean.
+* **flat**: each flat checked against saturation (raw level), bias- and
+  dark-subtracted (the dark scaled by EXPTIME), checked for a minimum level,
+  scaled to a common level (1 / its median), combined, then normalised to a
+  mean of 1 (as ccdproc's ``flat_correct`` normalises; or a median of 1 with
+  ``flat_normalisation='median'``); pixels below ``flat_floor`` are masked.  Flats rejected on the
+  way are reported with the reason.
+* **derived flat**: a finer-binned master flat block-averaged to the coarser
+  binning (mask and uncertainty carried) and normalised again.
+
+Every master is written atomically as float32 data + UNCERT + MASK, with the
+kind, binning, filter, exposure, inputs and a provenance record in its header.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy import units as u
+from astropy.nddata import CCDData, StdDevUncertainty
+
+from ccdcal.io.fits import read_ccd, write_ccd
+from ccdcal.io.provenance import record_step
+from ccdcal.pipeline.frames import load_raw, raw_level, saturation_level
+from ccdcal.pipeline.model import FrameRef, MasterSpec
+from ccdcal.pipeline.noise import bias_sigma, dark_sigma, flat_sigma, kept_counts
+from ccdcal.pipeline.options import ClipSettings
+from ccdcal.pipeline.state import FileIdentity, file_identity
+from ccdcal.pipeline.tasks import MasterTask, TaskResult
+
+__all__ = ["build_master", "combine_frames", "master_header"]
+
+log = logging.getLogger(__name__)
+
+_KIND_NAMES = {"bias": "Master Bias", "dark": "Master Dark", "flat": "Master Flat"}
+#: Keywords cameras use for the frame type (pt5m writes TYPE, MaxIm DL IMAGETYP...).
+_TYPE_KEYS = ("IMAGETYP", "TYPE", "OBSTYPE", "IMGTYPE", "FRAMETYP", "FRAME")
+
+
+def master_header(spec: MasterSpec, *, n_inputs: int) -> dict[str, Any]:
+    """Header cards describing a master (kind, binning, filter, exposure, span)."""
+    cards: dict[str, Any] = {
+        "IMAGETYP": _KIND_NAMES[spec.kind],
+        "CCDCKIND": spec.kind,
+        "CCDCKEY": spec.key,
+        "XBINNING": spec.xbin,
+        "YBINNING": spec.ybin,
+        "NCOMBINE": n_inputs,
+        "EXPTIME": float(spec.exptime or 0.0) if spec.kind != "flat" else None,
+    }
+    if spec.kind == "flat" and spec.filter is not None:
+        cards["FILTER"] = spec.filter
+    if spec.readout_mode:
+        cards["READOUTM"] = spec.readout_mode
+    if spec.instrument:
+        cards["INSTRUME"] = spec.instrument
+    if spec.temperature is not None:
+        cards["CCD-TEMP"] = float(spec.temperature)
+    if spec.date_start:
+        cards["DATE-BEG"] = spec.date_start
+        cards["DATE-OBS"] = spec.date_start
+    if spec.date_end:
+        cards["DATE-END"] = spec.date_end
+    return {k: v for k, v in cards.items() if v is not None}
+
+
+def combine_frames(
+    inputs: Sequence[CCDData] | Sequence[str],
+    clip: ClipSettings,
+    *,
+    mem_limit: float,
+    scale: Sequence[float] | None = None,
+    threads: int | None = None,
+    rejection_map: bool = False,
+) -> CCDData:
+    """Combine frames (or files) as ``clip`` says, in float32.
+
+    With ``rejection_map`` the result's ``flags`` count the values rejected at each pixel.
+    """
+    from ccdcal.combine import SigmaClip, combine
+
+    kwargs: dict[str, Any] = {
+        "method": clip.method,
+        "mem_limit": mem_limit,
+        "dtype": np.float32,
+        "threads": threads,
+        "rejection_map": rejection_map,
+    }
+    if clip.clipping:
+        kwargs["rejection"] = SigmaClip(
+            low=clip.sigma_low,
+            high=clip.sigma_high,
+            maxiters=clip.maxiters,
+            center=clip.cenfunc,
+            deviation=clip.stdfunc,
+        )
+    if scale is not None:
+        kwargs["scale"] = np.asarray(scale, dtype=np.float64)
+    if inputs and isinstance(inputs[0], str):
+        kwargs["unit"] = "adu"
+    return combine(list(inputs), **kwargs)
+
+
+def _identities(frames: Sequence[FrameRef], meta: Any = None) -> tuple[FileIdentity, ...]:
+    """Size, time and SHA-256 of the input files.
+
+    The SHA-256 that ``combine`` recorded for an input (``IMCMBnnn``/``IMCSMnnn``
+    cards) is used instead of reading the file again.
+    """
+    out = []
+    for i, frame in enumerate(frames, start=1):
+        sha = None
+        if meta is not None and meta.get(f"IMCMB{i:03d}") == Path(frame.path).name:
+            value = meta.get(f"IMCSM{i:03d}")
+            if isinstance(value, str) and value.startswith("sha256:"):
+                sha = value[len("sha256:") :]
+        if sha is None:
+            out.append(file_identity(frame.path))
+        else:
+            st = os.stat(frame.path)
+            out.append(FileIdentity(frame.path, st.st_size, st.st_mtime_ns, sha))
+    return tuple(out)
+
+
+def _as_float32(ccd: CCDData) -> CCDData:
+    data = np.asarray(ccd.data, dtype=np.float32)
+    unc = None
+    if ccd.uncertainty is not None:
+        unc = StdDevUncertainty(np.asarray(ccd.uncertainty.array, dtype=np.float32))
+    mask = None if ccd.mask is None else np.asarray(ccd.mask, dtype=bool)
+    return CCDData(data, unit=ccd.unit, meta=ccd.meta, uncertainty=unc, mask=mask)
+
+
+def _finish(
+    task: MasterTask,
+    master: CCDData,
+    extra_quality: dict[str, Any],
+    notes: Sequence[str] = (),
+) -> TaskResult:
+    """Header, provenance, write, identity."""
+    spec = task.spec
+    master = _as_float32(master)
+    n_inputs = len(task.frames) if spec.source == "tonight" else 1
+    for key in _TYPE_KEYS:  # the first input's frame type must not survive in the master
+        if key in master.meta:
+            master.meta[key] = _KIND_NAMES[spec.kind]
+    if spec.kind == "flat":
+        master.meta.pop("EXPTIME", None)  # a normalised flat has no exposure time
+    for key, value in master_header(spec, n_inputs=n_inputs).items():
+        master.meta[key] = value
+    record_step(
+        master,
+        f"make_master_{spec.kind}",
+        call_args={},
+        params={
+            "key": spec.key,
+            "source": spec.source,
+            "inputs": [Path(f.path).name for f in task.frames],
+            "combine": _clip_params(task, spec),
+            "uses": {role: m.to_dict() for role, m in task.uses.items()},
+            "uncertainty": "noise model (gain, read noise, values kept per pixel)",
+            "notes": list(notes),
+        },
+        calibrations={role: m.path for role, m in task.uses.items()},
+        add_keyword={},  # the structured record only: no ccdproc-style card
+    )
+    quality = {**_quality(master), **extra_quality}
+    out = Path(task.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_ccd(master, out, overwrite=task.overwrite)
+    product = file_identity(out)
+    return TaskResult(
+        key=spec.key,
+        kind=spec.kind,
+        status="built",
+        output=str(out),
+        checksum=product.sha256,
+        quality=quality,
+        inputs=_identities(task.frames, master.meta),
+        product=product,
+        masters={role: m.to_dict() for role, m in task.uses.items()},
+        message="; ".join(notes),
+    )
+
+
+def _clip_params(task: MasterTask, spec: MasterSpec) -> dict[str, Any]:
+    clip = {"bias": task.options.bias_combine, "dark": task.options.dark_combine}.get(
+        spec.kind, task.options.flat_combine
+    )
+    return {
+        "method": clip.method,
+        "sigma_low": clip.sigma_low,
+        "sigma_high": clip.sigma_high,
+        "cenfunc": clip.cenfunc,
+        "stdfunc": clip.stdfunc,
+    }
+
+
+def _quality(master: CCDData) -> dict[str, Any]:
+    """Level, robust spread (on every 4th pixel of every 4th row) and masked fraction."""
+    mask = np.zeros(master.shape, bool) if master.mask is None else np.asarray(master.mask)
+    data = np.asarray(master.data)[::4, ::4]
+    good = data[~mask[::4, ::4] & np.isfinite(data)].astype(np.float64)
+    if good.size == 0:
+        return {"median": None, "masked_fraction": float(np.mean(mask))}
+    med = float(np.median(good))
+    mad = float(np.median(np.abs(good - med))) * 1.4826
+    return {"median": med, "robust_std": mad, "masked_fraction": float(np.mean(mask))}
+
+
+def _load_master(use: Any) -> CCDData:
+    return read_ccd(use.path)
+
+
+# ----------------------------------------------------------------------------- bias
+
+
+def _read_noise_estimate(frames: Sequence[FrameRef]) -> float | None:
+    """Read noise in ADU from the difference of the first two bias frames (robust)."""
+    if len(frames) < 2:
+        return None
+    a = load_raw(frames[0]).data[::2, ::2].astype(np.float32)
+    b = load_raw(frames[1]).data[::2, ::2].astype(np.float32)
+    diff = (a - b).ravel()
+    med = np.median(diff)
+    return float(1.4826 * np.median(np.abs(diff - med)) / np.sqrt(2.0))
+
+
+def _noise(task: MasterTask, estimate: float | None = None) -> tuple[float, float, list[str]]:
+    """Gain (e-/ADU) and read noise (ADU) of the task's frames, with notes on fallbacks."""
+    first = task.frames[0] if task.frames else None
+    notes: list[str] = []
+    gain = first.gain if first is not None and first.gain else None
+    if gain is None or not gain > 0:
+        gain = task.options.default_gain
+        notes.append(f"gain unknown: {gain:g} e-/ADU assumed")
+    if first is not None and first.read_noise is not None and first.read_noise >= 0:
+        return float(gain), float(first.read_noise) / float(gain), notes
+    rn = estimate if estimate is not None else task.read_noise_adu
+    if rn is None:
+        notes.append("read noise unknown: 0 assumed")
+        rn = 0.0
+    else:
+        notes.append(f"read noise {rn:.3g} ADU measured on the bias frames")
+    return float(gain), float(rn), notes
+
+
+def _with_sigma(ccd: CCDData, sigma: np.ndarray) -> CCDData:
+    """``ccd`` with the given standard deviation (NaN where the data are NaN)."""
+    sigma = np.where(np.isfinite(ccd.data), sigma, np.nan).astype(np.float32)
+    out = CCDData(ccd.data, unit=ccd.unit, meta=ccd.meta, mask=ccd.mask)
+    out.uncertainty = StdDevUncertainty(sigma)
+    return out
+
+
+def _kept(frames_used: int, combined: CCDData) -> np.ndarray:
+    return kept_counts(frames_used, getattr(combined, "flags", None), combined.shape)
+
+
+def _needs_preparation(frames: Sequence[FrameRef]) -> bool:
+    return any(f.overscan or f.trim for f in frames)
+
+
+def _combine_raw(task: MasterTask, clip: ClipSettings, bias: CCDData | None = None) -> CCDData:
+    """Combine the task's raw frames (bias-subtracted first when the frames need preparing)."""
+    from ccdcal.calibrate import subtract_bias
+
+    frames = task.frames
+    if not _needs_preparation(frames):
+        inputs: list[Any] = [f.path for f in frames]
+    else:
+        inputs = [load_raw(f, dtype=np.float32) for f in frames]
+        if bias is not None:
+            bare = _strip_uncertainty(bias)
+            inputs = [subtract_bias(c, bare, add_keyword=False) for c in inputs]
+    combined = combine_frames(
+        inputs, clip, mem_limit=task.options.mem_limit, threads=task.threads, rejection_map=True
+    )
+    if bias is not None and not _needs_preparation(frames):
+        # clipping about the median with a MAD spread is blind to an offset common to every
+        # input, so combining raw darks and subtracting the bias once equals combining
+        # bias-subtracted darks
+        flags = getattr(combined, "flags", None)
+        combined = subtract_bias(
+            _strip_uncertainty(combined), _strip_uncertainty(bias), add_keyword=False
+        )
+        combined.flags = flags
+    return combined
+
+
+def _build_bias(task: MasterTask) -> TaskResult:
+    combined = _combine_raw(task, task.options.bias_combine)
+    estimate = _read_noise_estimate(task.frames)
+    _, rn, notes = _noise(task, estimate)
+    kept = _kept(len(task.frames), combined)
+    master = _with_sigma(combined, bias_sigma(kept, read_noise=rn))
+    quality = {
+        "read_noise_adu": estimate if estimate is not None else rn,
+        "read_noise_header_adu": rn,
+        "n_inputs": len(task.frames),
+        "rejected_fraction": float(1.0 - np.mean(kept) / len(task.frames)),
+    }
+    return _finish(task, master, quality, notes)
+
+
+# ----------------------------------------------------------------------------- dark
+
+
+def _build_dark(task: MasterTask) -> TaskResult:
+    bias = _load_master(task.uses["bias"])
+    combined = _combine_raw(task, task.options.dark_combine, bias)
+    gain, rn, notes = _noise(task)
+    kept = _kept(len(task.frames), combined)
+    bias_sig = _sigma_of(bias)
+    sigma = dark_sigma(combined.data, kept, gain=gain, read_noise=rn, bias_sigma=bias_sig)
+    master = _with_sigma(combined, sigma)
+    master.meta["EXPTIME"] = float(task.spec.exptime or 0.0)
+    quality = {
+        "n_inputs": len(task.frames),
+        "exptime": task.spec.exptime,
+        "rejected_fraction": float(1.0 - np.mean(kept) / len(task.frames)),
+    }
+    return _finish(task, master, quality, notes)
+
+
+def _sigma_of(ccd: CCDData) -> np.ndarray:
+    """The master's σ (NaN only where its data are NaN, which are masked anyway)."""
+    if ccd.uncertainty is None:
+        return np.zeros(ccd.shape, dtype=np.float32)
+    return np.asarray(ccd.uncertainty.array, dtype=np.float32)
+
+
+def _strip_uncertainty(ccd: CCDData) -> CCDData:
+    return CCDData(ccd.data, unit=ccd.unit, meta=ccd.meta, mask=ccd.mask)
+
+
+# ----------------------------------------------------------------------------- flat
+
+
+def _flat_check_raw(frame: FrameRef, raw: CCDData, task: MasterTask) -> str | None:
+    """Reason to reject a flat from its raw level (saturation), or None."""
+    opts = task.options
+    sat = saturation_level(frame, raw)
+    if sat is None:
+        return None
+    data = np.asarray(raw.data)
+    level = raw_level(data)
+    if level > opts.flat_max_saturation_fraction * sat:
+        return (
+            f"saturated: median {level:.0f} ADU is above "
+            f"{opts.flat_max_saturation_fraction:g} x the saturation level {sat:.0f} ADU"
+        )
+    frac = float(np.count_nonzero(data >= sat)) / data.size
+    if frac > opts.flat_max_saturated_pixels:
+        return (
+            f"saturated: {100 * frac:.2f}% of the pixels are at or above {sat:.0f} ADU "
+            f"(limit {100 * opts.flat_max_saturated_pixels:g}%)"
+        )
+    return None
+
+
+def _prepare_flat(
+    frame: FrameRef, task: MasterTask, bias: CCDData, dark: CCDData | None
+) -> tuple[CCDData | None, float, str | None]:
+    """(bias- and scaled-dark-subtracted flat, its median, reason to reject).
+
+    Plain float32 arithmetic: the flat's own uncertainty is not needed (the
+    master's comes from the noise model) and nothing is logged per flat.
+    """
+    raw = load_raw(frame)
+    reason = _flat_check_raw(frame, raw, task)
+    if reason:
+        return None, float("nan"), reason
+    if raw.shape != bias.shape:
+        raise ValueError(f"{frame.path}: shape {raw.shape} is not the master bias's {bias.shape}")
+    data = np.asarray(raw.data, dtype=np.float32)  # a new array: raw data stay untouched
+    if data is raw.data:
+        data = data.copy()
+    data -= np.asarray(bias.data, dtype=np.float32)
+    mask = _or_masks(raw.mask, bias.mask)
+    if dark is not None:
+        factor = float(frame.exptime or 0.0) / float(dark.meta["EXPTIME"])
+        data -= np.float32(factor) * np.asarray(dark.data, dtype=np.float32)
+        mask = _or_masks(mask, dark.mask)
+    level = raw_level(data, mask=mask)
+    if not np.isfinite(level) or level < task.options.flat_min_level:
+        return (
+            None,
+            level,
+            (
+                f"too faint: median {level:.0f} ADU after bias and dark is below "
+                f"{task.options.flat_min_level:g} ADU"
+            ),
+        )
+    return CCDData(data, unit=raw.unit, meta=raw.meta, mask=mask), level, None
+
+
+def _or_masks(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return None if b is None else np.asarray(b, dtype=bool)
+    if b is None:
+        return np.asarray(a, dtype=bool)
+    return np.logical_or(a, b)
+
+
+def _spill(frames: list[CCDData], task: MasterTask) -> list[str] | list[CCDData]:
+    """Keep prepared frames in memory when they fit in half of mem_limit, else on disk."""
+    size = sum(f.data.size * 4 for f in frames)
+    if size <= task.options.mem_limit / 2 or task.tmp_dir is None:
+        return frames
+    folder = Path(task.tmp_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, f in enumerate(frames):
+        path = folder / f"{i:04d}.fits"
+        write_ccd(f, path, overwrite=True, checksum=False, hdu_uncertainty=None)
+        paths.append(str(path))
+    return paths
+
+
+def _build_flat(task: MasterTask) -> TaskResult:
+    bias = _load_master(task.uses["bias"])
+    dark = _load_master(task.uses["dark"]) if "dark" in task.uses else None
+    # each flat is prepared without uncertainties (the model gives the master's)
+    bare_bias = _strip_uncertainty(bias)
+    bare_dark = _strip_uncertainty(dark) if dark is not None else None
+    kept: list[CCDData] = []
+    levels: list[float] = []
+    used: list[FrameRef] = []
+    rejected: list[tuple[str, str]] = []
+    for frame in task.frames:
+        ccd, level, reason = _prepare_flat(frame, task, bare_bias, bare_dark)
+        if ccd is None:
+            rejected.append((frame.path, reason or "rejected"))
+            log.info("flat %s rejected: %s", frame.path, reason)
+            continue
+        kept.append(ccd)
+        levels.append(level)
+        used.append(frame)
+    if not kept:
+        reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in rejected)
+        raise ValueError(f"every flat of {task.key} was rejected ({reasons})")
+    inputs = _spill(kept, task)
+    try:
+        combined = combine_frames(
+            inputs,
+            task.options.flat_combine,
+            mem_limit=task.options.mem_limit,
+            scale=[1.0 / lv for lv in levels],
+            threads=task.threads,
+            rejection_map=True,
+        )
+    finally:
+        if task.tmp_dir and Path(task.tmp_dir).exists():
+            shutil.rmtree(task.tmp_dir, ignore_errors=True)
+    gain, rn, notes = _noise(task)
+    dark_t = float(dark.meta["EXPTIME"]) if dark is not None else 1.0
+    sigma = flat_sigma(
+        combined.data,
+        _kept(len(used), combined),
+        levels=levels,
+        dark_scales=[float(f.exptime or 0.0) / dark_t for f in used],
+        gain=gain,
+        read_noise=rn,
+        bias_sigma=_sigma_of(bias),
+        dark_sigma=_sigma_of(dark) if dark is not None else None,
+    )
+    master = normalise_flat(
+        _with_sigma(combined, sigma),
+        floor=task.options.flat_floor,
+        how=task.options.flat_normalisation,
+    )
+    quality = {
+        "n_inputs": len(used),
+        "levels": [round(lv, 2) for lv in levels],
+        "n_rejected": len(rejected),
+    }
+    result = _finish(task, master, quality, notes)
+    return _with_rejected(result, rejected, task)
+
+
+def _with_rejected(
+    result: TaskResult, rejected: list[tuple[str, str]], task: MasterTask
+) -> TaskResult:
+    import dataclasses
+
+    return dataclasses.replace(result, rejected=tuple(rejected))
+
+
+def normalise_flat(flat: CCDData, *, floor: float, how: str = "mean") -> CCDData:
+    """Divide a flat by the mean (or median) of its good pixels; mask pixels below ``floor``.
+
+    >>> f = CCDData(np.array([[1.0, 2.0], [3.0, 6.0]], dtype=np.float32), unit="adu")
+    >>> normalise_flat(f, floor=0.3).data.tolist()
+    [[0.3333333432674408, 0.6666666865348816], [1.0, 2.0]]
+    >>> normalise_flat(f, floor=0.5).mask.tolist()
+    [[True, False], [False, False]]
+    """
+    data = np.asarray(flat.data, dtype=np.float32)
+    mask = np.zeros(data.shape, dtype=bool) if flat.mask is None else np.asarray(flat.mask)
+    good = data[~mask & np.isfinite(data)]
+    if good.size == 0:
+        raise ValueError("the combined flat has no good pixel to normalise by")
+    norm = float(np.mean(good, dtype=np.float64) if how == "mean" else np.median(good))
+    if not norm > 0:
+        raise ValueError(f"the combined flat has a median of {norm}; it cannot be normalised")
+    out = (data / np.float32(norm)).astype(np.float32)
+    new_mask = mask | ~np.isfinite(out) | (out < floor)
+    unc = None
+    if flat.uncertainty is not None:
+        unc = StdDevUncertainty(
+            np.asarray(flat.uncertainty.array, dtype=np.float32) / np.float32(norm)
+        )
+    meta = flat.meta.copy()
+    meta["CCDCNORM"] = (norm, f"flat divided by this ({how} of good pixels)")
+    return CCDData(out, unit=u.dimensionless_unscaled, meta=meta, mask=new_mask, uncertainty=unc)
+
+
+# ----------------------------------------------------------------------------- derived
+
+
+def _build_derived(task: MasterTask) -> TaskResult:
+    from ccdcal.calibrate import block_average
+
+    source = _load_master(task.uses["source"])
+    spec = task.spec
+    sy, sx = source.shape
+    ny, nx = spec.shape or (sy, sx)
+    fy, fx = sy // ny, sx // nx
+    trimmed = source[: ny * fy, : nx * fx] if (ny * fy, nx * fx) != (sy, sx) else source
+    binned = block_average(trimmed, (fy, fx))
+    master = normalise_flat(
+        binned, floor=task.options.flat_floor, how=task.options.flat_normalisation
+    )
+    master.meta["CCDCDERV"] = (
+        f"{Path(task.uses['source'].path).name} binned {fx}x{fy}",
+        "derived flat",
+    )
+    return _finish(task, master, {"factor": [fx, fy], "source": task.uses["source"].key})
+
+
+def build_master(task: MasterTask) -> TaskResult:
+    """Build and write the master of ``task`` (raises on failure)."""
+    spec = task.spec
+    if spec.source == "derived":
+        return _build_derived(task)
+    if not task.frames:
+        raise ValueError(f"no input frames for {spec.key}")
+    builders = {"bias": _build_bias, "dark": _build_dark, "flat": _build_flat}
+    return builders[spec.kind](task)

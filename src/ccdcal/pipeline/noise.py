@@ -1,0 +1,101 @@
+"""Uncertainties of master frames from the CCD noise model.
+
+A combination's usual uncertainty -- the scatter of the inputs at each pixel
+divided by sqrt(n) -- is a poor estimate with a handful of frames: from 5
+values it is wrong by 35 % (one sigma) at each pixel, and exactly zero where
+integer inputs happen to agree.  Calibrated frames inherit that noise in
+their own uncertainty (a dark scaled up five times passes it on five times
+over).  The pipeline instead gives each master the uncertainty the noise
+model predicts, pixel by pixel, from the gain ``g`` (e-/ADU), the read noise
+``RN`` (ADU) and the number of values kept at that pixel ``n``:
+
+* bias: ``σ² = RN² / n``;
+* dark (bias subtracted, level ``D`` in ADU): ``σ² = (max(D, 0)/g + RN²) / n + σ_B²``;
+* flat (before normalisation; frame ``i`` at level ``L_i`` scaled by
+  ``1/L_i``, dark scaled by ``k_i``; combined value ``C``):
+  ``σ² = Σ_i (C/(g·L_i) + RN²/L_i²) / n² + (mean 1/L_i)² σ_B² + (mean k_i/L_i)² σ_K²``.
+
+Examples
+--------
+>>> import numpy as np
+>>> bias_sigma(np.array([4, 1]), read_noise=2.0).tolist()
+[1.0, 2.0]
+>>> s = dark_sigma(np.array([0.0, 110.0]), np.array([10, 10]), gain=1.0, read_noise=0.0,
+...                bias_sigma=np.zeros(2))
+>>> [round(float(v), 3) for v in s]
+[0.0, 3.317]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["bias_sigma", "dark_sigma", "flat_sigma", "kept_counts"]
+
+
+def kept_counts(n_inputs: int, rejected: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Values kept per pixel: inputs minus those rejected (at least 1).
+
+    >>> kept_counts(5, np.array([[0, 2]]), (1, 2)).tolist()
+    [[5.0, 3.0]]
+    """
+    if rejected is None:
+        return np.full(shape, float(n_inputs), dtype=np.float32)
+    kept = np.subtract(np.float32(n_inputs), rejected, dtype=np.float32)
+    return np.maximum(kept, np.float32(1), out=kept)
+
+
+def bias_sigma(kept: np.ndarray, *, read_noise: float) -> np.ndarray:
+    """σ of a master bias: ``RN / sqrt(n)`` (ADU)."""
+    return (np.float32(read_noise) / np.sqrt(np.asarray(kept, dtype=np.float32))).astype(np.float32)
+
+
+def dark_sigma(
+    dark: np.ndarray,
+    kept: np.ndarray,
+    *,
+    gain: float,
+    read_noise: float,
+    bias_sigma: np.ndarray,
+) -> np.ndarray:
+    """σ of a bias-subtracted master dark (ADU)."""
+    var = np.fmax(np.asarray(dark, dtype=np.float32), np.float32(0))  # NaN -> 0 too
+    var /= np.float32(gain)
+    var += np.float32(read_noise) ** 2
+    var /= np.asarray(kept, dtype=np.float32)
+    var += np.square(np.asarray(bias_sigma, dtype=np.float32))
+    return np.sqrt(var, out=var)
+
+
+def flat_sigma(
+    combined: np.ndarray,
+    kept: np.ndarray,
+    *,
+    levels: Sequence[float],
+    dark_scales: Sequence[float],
+    gain: float,
+    read_noise: float,
+    bias_sigma: np.ndarray,
+    dark_sigma: np.ndarray | None,
+) -> np.ndarray:
+    """σ of a combined flat (each input scaled by 1/level), before normalisation."""
+    lv = np.asarray(levels, dtype=np.float64)
+    n = len(lv)
+    photon = float(np.sum(1.0 / (gain * lv))) / n**2
+    readout = float(np.sum(read_noise**2 / lv**2)) / n**2
+    var = np.fmax(np.asarray(combined, dtype=np.float32), np.float32(0))  # NaN -> 0 too
+    var *= np.float32(photon)
+    var += np.float32(readout)
+    var *= np.float32(n)
+    var /= np.asarray(kept, dtype=np.float32)  # fewer values kept: the same sums, fewer frames
+    term = np.square(np.asarray(bias_sigma, dtype=np.float32))
+    term *= np.float32(np.mean(1.0 / lv) ** 2)
+    var += term
+    if dark_sigma is not None:
+        k = np.asarray(dark_scales, dtype=np.float64)
+        np.square(np.asarray(dark_sigma, dtype=np.float32), out=term)
+        term *= np.float32(np.mean(k / lv) ** 2)
+        var += term
+    return np.sqrt(var, out=var)

@@ -1,0 +1,183 @@
+"""Resuming a run: a record of how each output was made, to skip the finished ones.
+
+Each output (a master or a calibrated science frame) gets a small JSON record
+under ``OUT_DIR/.ccdcal/state/`` written *after* the output itself, holding
+
+* the output's size, modification time and SHA-256,
+* the recipe hash: everything that decides the output besides the raw files
+  (the task's parameters, the settings, the checksums of the masters it
+  used, the ccdcal version),
+* each raw input's size, modification time and SHA-256,
+* the task's result (so a skipped task reports the same numbers).
+
+On the next run an output is skipped when its record exists, its recipe hash
+is the same, the output file is unchanged and every raw input is unchanged
+(same size and time, or else the same SHA-256).  A run killed part-way leaves
+outputs without records; they are simply made again.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> raw = out / "raw.fits"; _ = raw.write_bytes(b"raw")
+>>> product = out / "p.fits"; _ = product.write_bytes(b"product")
+>>> store = StateStore(out)
+>>> store.save("p.fits", recipe="r1", inputs=[file_identity(raw)], result={"n": 1})
+>>> store.is_current("p.fits", recipe="r1", input_paths=[raw]) is not None
+True
+>>> store.is_current("p.fits", recipe="r2", input_paths=[raw]) is None
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ccdcal.io.atomic import atomic_write_text, file_checksum
+
+__all__ = ["STATE_DIR", "FileIdentity", "StateStore", "file_identity", "recipe_hash"]
+
+log = logging.getLogger(__name__)
+
+#: Folder (inside the output directory) holding ccdcal's bookkeeping.
+STATE_DIR = ".ccdcal"
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """A file's path, size, modification time (ns) and SHA-256."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    def to_list(self) -> list[Any]:
+        """``[path, size, mtime_ns, sha256]`` for JSON."""
+        return [self.path, self.size, self.mtime_ns, self.sha256]
+
+    @classmethod
+    def from_list(cls, item: list[Any]) -> FileIdentity:
+        """Rebuild from :meth:`to_list` output."""
+        return cls(str(item[0]), int(item[1]), int(item[2]), str(item[3]))
+
+    def matches_stat(self, path: str | os.PathLike[str]) -> bool:
+        """Whether the file has the same size and modification time now."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+
+def file_identity(path: str | os.PathLike[str]) -> FileIdentity:
+    """Size, modification time and SHA-256 of a file (reads it once).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = p.write_bytes(b"abc")
+    >>> file_identity(p).sha256[:8]
+    'ba7816bf'
+    """
+    p = Path(path)
+    st = p.stat()
+    return FileIdentity(str(p), st.st_size, st.st_mtime_ns, file_checksum(p))
+
+
+def recipe_hash(parts: Mapping[str, Any]) -> str:
+    """A short stable hash of a JSON-able mapping (the recipe of an output).
+
+    >>> recipe_hash({"a": 1, "b": [2]}) == recipe_hash({"b": [2], "a": 1})
+    True
+    """
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+class StateStore:
+    """The records of the outputs of one output directory."""
+
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        self.out_dir = Path(out_dir)
+        self.root = self.out_dir / STATE_DIR / "state"
+
+    def _record_path(self, output: str) -> Path:
+        return self.root / f"{output}.json"
+
+    def load(self, output: str) -> dict[str, Any] | None:
+        """The record of ``output`` (a path relative to the output directory), or None."""
+        path = self._record_path(output)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save(
+        self,
+        output: str,
+        *,
+        recipe: str,
+        inputs: Iterable[FileIdentity],
+        result: Mapping[str, Any],
+        product: FileIdentity | None = None,
+    ) -> None:
+        """Record how ``output`` was made (call after the output is written).
+
+        ``product`` is the output's identity when the caller already has it
+        (otherwise the file is read to compute it).
+        """
+        target = self.out_dir / output
+        if product is None and target.exists():
+            product = file_identity(target)
+        record = {
+            "output": output,
+            "recipe": recipe,
+            "product": product.to_list() if product is not None else None,
+            "inputs": [i.to_list() for i in inputs],
+            "result": dict(result),
+        }
+        path = self._record_path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(record, sort_keys=True, default=str), overwrite=True)
+
+    def forget(self, output: str) -> None:
+        """Remove the record of ``output`` (before it is made again)."""
+        with contextlib.suppress(FileNotFoundError):
+            self._record_path(output).unlink()
+
+    def is_current(
+        self, output: str, *, recipe: str, input_paths: Iterable[str | os.PathLike[str]]
+    ) -> dict[str, Any] | None:
+        """The stored result if ``output`` is finished and up to date, else None."""
+        record = self.load(output)
+        if record is None or record.get("recipe") != recipe or not record.get("product"):
+            return None
+        product = FileIdentity.from_list(record["product"])
+        target = self.out_dir / output
+        if not product.matches_stat(target):
+            log.info("%s changed since it was written; making it again", output)
+            return None
+        known = {i[0]: FileIdentity.from_list(i) for i in record.get("inputs", [])}
+        wanted = [str(p) for p in input_paths]
+        if sorted(known) != sorted(wanted):
+            return None
+        for path in wanted:
+            ident = known[path]
+            if ident.matches_stat(path):
+                continue
+            try:
+                if file_checksum(path) != ident.sha256:
+                    log.info("input %s changed; making %s again", path, output)
+                    return None
+            except OSError:
+                return None
+        result = record.get("result")
+        return result if isinstance(result, dict) else {}

@@ -1,0 +1,118 @@
+"""Executors: serial and process pools give the same results."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from ccdcal.errors import InvalidParameterError
+from ccdcal.pipeline.executors import (
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    make_executor,
+)
+
+
+def square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def slow_square_and_pid(x: int) -> tuple[int, int]:
+    time.sleep(0.05)
+    return x * x, os.getpid()
+
+
+def test_serial_runs_in_this_process_in_order() -> None:
+    results = list(SerialExecutor().map(square_and_pid, range(5)))
+    assert [r for r, _ in results] == [0, 1, 4, 9, 16]
+    assert {pid for _, pid in results} == {os.getpid()}
+
+
+@pytest.mark.slow
+def test_process_pool_runs_elsewhere_and_gives_the_same_values() -> None:
+    with ProcessExecutor(max_workers=2, use_caller=False) as ex:
+        results = list(ex.map(square_and_pid, range(8)))
+        again = list(ex.map(square_and_pid, range(3)))  # the pool is reused
+    assert sorted(r for r, _ in results) == [x * x for x in range(8)]
+    assert os.getpid() not in {pid for _, pid in results}
+    assert sorted(r for r, _ in again) == [0, 1, 4]
+
+
+@pytest.mark.slow
+def test_caller_works_alongside_the_workers() -> None:
+    with ProcessExecutor(max_workers=1) as ex:
+        assert ex.concurrency == 2
+        first = list(ex.map(square_and_pid, range(4)))  # the worker is not up yet
+        while ex._ready_workers() < 1:
+            time.sleep(0.01)
+        later = list(ex.map(slow_square_and_pid, range(6)))
+    assert sorted(r for r, _ in first) == [0, 1, 4, 9]
+    assert sorted(r for r, _ in later) == [0, 1, 4, 9, 16, 25]
+    assert {pid for _, pid in first} == {os.getpid()}  # the caller ran them meanwhile
+    assert len({pid for _, pid in later}) == 2  # then the worker and the caller shared
+
+
+def test_process_executor_with_no_workers_runs_in_the_caller() -> None:
+    ex = ProcessExecutor(max_workers=0)
+    assert [r for r, _ in ex.map(square_and_pid, [3])] == [9]
+    assert ex._pool is None
+
+
+def test_process_pool_with_no_tasks_starts_nothing() -> None:
+    ex = ProcessExecutor(max_workers=1)
+    assert list(ex.map(square_and_pid, [])) == []
+    assert ex._pool is None
+
+
+def test_make_executor_by_name_and_object() -> None:
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    proc = make_executor("process", jobs=3)
+    assert isinstance(proc, ProcessExecutor)
+    assert (proc.max_workers, proc.concurrency) == (2, 3)
+    mine = SerialExecutor()
+    assert make_executor(mine) is mine
+    assert isinstance(make_executor(None, jobs=1), SerialExecutor)
+    assert isinstance(mine, Executor)
+
+
+def test_make_executor_rejects_unknown() -> None:
+    with pytest.raises(InvalidParameterError, match="unknown executor 'dask'"):
+        make_executor("dask")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="must be 'serial', 'thread', 'process'"):
+        make_executor(42)  # type: ignore[arg-type]
+
+
+def test_process_executor_needs_a_positive_worker_count() -> None:
+    with pytest.raises(InvalidParameterError, match="max_workers must be a number"):
+        ProcessExecutor(max_workers=-1)
+    with pytest.raises(InvalidParameterError, match="needs use_caller=True"):
+        ProcessExecutor(max_workers=0, use_caller=False)
+    with pytest.raises(InvalidParameterError, match="jobs must be at least 1"):
+        make_executor("process", jobs=0)
+
+
+@pytest.mark.slow
+def test_dask_executor_plugs_into_the_seam() -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    from ccdcal.pipeline.executors import DaskExecutor
+
+    client = distributed.Client(processes=False, n_workers=1, threads_per_worker=2)
+    with DaskExecutor(client) as ex:
+        assert isinstance(ex, Executor)
+        results = sorted(ex.map(square_and_pid, range(6)))
+    client.close()
+    assert [r for r, _ in results] == [0, 1, 4, 9, 16, 25]
+
+
+def test_auto_takes_processes_only_for_big_nights() -> None:
+    from ccdcal.pipeline.executors import AUTO_PROCESS_BYTES
+
+    small = make_executor("auto", jobs=2, work_bytes=AUTO_PROCESS_BYTES // 2)
+    big = make_executor("auto", jobs=2, work_bytes=AUTO_PROCESS_BYTES * 2)
+    assert isinstance(small, SerialExecutor)
+    assert isinstance(big, ProcessExecutor)
+    assert isinstance(make_executor(None, jobs=2), ProcessExecutor)  # size unknown
+    assert isinstance(make_executor("auto", jobs=1, work_bytes=2**40), SerialExecutor)
