@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, Self, TypeVar, runtime_checkable
 
 from ccdcal.errors import InvalidParameterError
 
@@ -88,7 +88,25 @@ class Executor(Protocol):
         ...
 
 
-class SerialExecutor:
+class _ExecutorBase:
+    """What every executor shares: ``shutdown`` (nothing by default) and use in ``with``."""
+
+    def shutdown(self) -> None:
+        """Release the workers (nothing to release by default)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+
+class SerialExecutor(_ExecutorBase):
     """Run every task in this process, one after the other.
 
     Examples
@@ -106,17 +124,6 @@ class SerialExecutor:
 
     def start(self) -> None:
         """Nothing to start."""
-
-    def __enter__(self) -> SerialExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
 
     def __repr__(self) -> str:
         return "SerialExecutor()"
@@ -145,7 +152,7 @@ def _warm_up() -> int:
     return os.getpid()
 
 
-class ProcessExecutor:
+class ProcessExecutor(_ExecutorBase):
     """Run tasks in worker processes, with the calling process working too.
 
     The pool starts on first use (or at :meth:`start`) and is reused by every
@@ -261,22 +268,11 @@ class ProcessExecutor:
             self._pool = None
         self._warm = None
 
-    def __enter__(self) -> ProcessExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.shutdown()
-
     def __repr__(self) -> str:
         return f"ProcessExecutor(max_workers={self.max_workers}, use_caller={self.use_caller})"
 
 
-class ThreadExecutor:
+class ThreadExecutor(_ExecutorBase):
     """Run tasks in a pool of threads of this process.
 
     No worker start-up and no second copy of the interpreter: the heavy work
@@ -322,22 +318,11 @@ class ThreadExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> ThreadExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.shutdown()
-
     def __repr__(self) -> str:
         return f"ThreadExecutor(max_workers={self.max_workers})"
 
 
-class DaskExecutor:
+class DaskExecutor(_ExecutorBase):
     """Run tasks on a Dask cluster: ``client.submit`` for each task, results as they complete.
 
     Needs ``dask[distributed]`` (``pip install 'ccdcal[dask]'``).  The tasks
@@ -381,17 +366,6 @@ class DaskExecutor:
         """Close the client if this executor made it."""
         if self._owned:
             self.client.close()
-
-    def __enter__(self) -> DaskExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.shutdown()
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.client!r})"
