@@ -5,105 +5,203 @@ Import the steps from here, as you would from ccdproc::
     import ccdcal
     darksub = ccdcal.subtract_dark(flat, masterdark, exposure_time="EXPTIME",
                                    exposure_unit=u.s, scale=True)
+
+The public names are loaded on first use (:pep:`562`): ``import ccdcal`` costs
+only the exceptions, and ``ccdcal.combine`` brings in the combination engine
+when it is first called for, so the command line and worker processes start
+quickly.  ``from ccdcal import *`` and ``dir(ccdcal)`` see every name.
+
+Examples
+--------
+>>> import ccdcal
+>>> ccdcal.combine.__module__
+'ccdcal.stacking.api'
+>>> "subtract_dark" in dir(ccdcal)
+True
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from ccdcal._lazy import lazy_attributes
 
 try:
     __version__ = version("ccdcal")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from astropy.nddata import CCDData
-
 from ccdcal.errors import (
     CalibrationNotFoundError,
+    CcdcalDeprecationWarning,
     CcdcalError,
     CcdcalWarning,
     ClassificationError,
+    CollectionWarning,
     CombineError,
+    CosmicRayWarning,
     ExposureRequiredError,
     ExposureTimeError,
+    FrameNotFoundError,
     FrameReadError,
+    FrameWriteError,
     HeaderKeywordError,
     IncompatibleFramesError,
+    InconsistentUnitsError,
     InvalidParameterError,
     LibraryError,
+    OutputExistsError,
     ParameterTypeError,
     PipelineError,
     ProfileError,
     SectionError,
     UnitMismatchError,
-)
-from ccdcal.options import conf, set_options
-
-# --- calibrate exports (begin) ---
-# isort: split
-from ccdcal.calibrate import (
-    Keyword,
-    block_average,
-    block_reduce,
-    block_replicate,
-    ccd_process,
-    cosmicray_lacosmic,
-    cosmicray_median,
-    create_deviation,
-    flat_correct,
-    gain_correct,
-    mask_saturated,
-    slice_from_string,
-    subtract_bias,
-    subtract_dark,
-    subtract_overscan,
-    trim_image,
-)
-from ccdcal.errors import CcdcalDeprecationWarning, CosmicRayWarning, InconsistentUnitsError
-
-# --- calibrate exports (end) ---
-# --- io exports (begin) ---
-# isort: split
-from astropy.nddata import fits_ccddata_reader, fits_ccddata_writer
-
-from ccdcal.errors import FrameNotFoundError, FrameWriteError, OutputExistsError
-from ccdcal.io import read_ccd, write_ccd
-
-# --- io exports (end) ---
-# --- combine exports (begin) ---
-# isort: split
-from ccdcal.combine import (
-    INVERSE_VARIANCE,
-    AvSigClip,
-    CCDClip,
-    Combiner,
-    ExtremaClip,
-    MinMaxClip,
-    PClip,
-    PercentileClip,
-    ScaleBy,
-    SigmaClip,
-    WinsorizedSigmaClip,
-    ZeroBy,
-    combine,
+    UnsupportedOperationError,
 )
 
-# --- combine exports (end) ---
-# --- collection exports (begin) ---
-# isort: split
-from ccdcal.collection import (
-    FrameInfo,
-    ImageFileCollection,
-    InstrumentProfile,
-    ScanResult,
-    UnreadableFile,
-    classify,
-    load_profiles,
-    scan,
-)
-from ccdcal.errors import CollectionWarning, UnsupportedOperationError
+#: Where each lazily loaded public name lives.
+_LAZY: dict[str, str] = {
+    # containers and settings
+    "CCDData": "astropy.nddata",
+    "conf": "ccdcal.options",
+    "set_options": "ccdcal.options",
+    # --- calibrate exports (begin) ---
+    **dict.fromkeys(
+        (
+            "Keyword",
+            "block_average",
+            "block_reduce",
+            "block_replicate",
+            "ccd_process",
+            "cosmicray_lacosmic",
+            "cosmicray_median",
+            "create_deviation",
+            "flat_correct",
+            "gain_correct",
+            "mask_saturated",
+            "slice_from_string",
+            "subtract_bias",
+            "subtract_dark",
+            "subtract_overscan",
+            "trim_image",
+        ),
+        "ccdcal.calibrate",
+    ),
+    # --- calibrate exports (end) ---
+    # --- io exports (begin) ---
+    "fits_ccddata_reader": "astropy.nddata",
+    "fits_ccddata_writer": "astropy.nddata",
+    "read_ccd": "ccdcal.io",
+    "write_ccd": "ccdcal.io",
+    # --- io exports (end) ---
+    # --- combine exports (begin) ---
+    **dict.fromkeys(
+        (
+            "INVERSE_VARIANCE",
+            "AvSigClip",
+            "CCDClip",
+            "Combiner",
+            "ExtremaClip",
+            "MinMaxClip",
+            "PClip",
+            "PercentileClip",
+            "ScaleBy",
+            "SigmaClip",
+            "WinsorizedSigmaClip",
+            "ZeroBy",
+            "combine",
+        ),
+        "ccdcal.stacking",
+    ),
+    # --- combine exports (end) ---
+    # --- collection exports (begin) ---
+    **dict.fromkeys(
+        (
+            "FrameInfo",
+            "ImageFileCollection",
+            "InstrumentProfile",
+            "ScanResult",
+            "UnreadableFile",
+            "classify",
+            "load_profiles",
+            "scan",
+        ),
+        "ccdcal.collection",
+    ),
+    # --- collection exports (end) ---
+}
 
-# --- collection exports (end) ---
+#: Subpackages reachable as attributes after ``import ccdcal`` alone.
+_SUBPACKAGES = frozenset(
+    {
+        "calibrate",
+        "cli",
+        "collection",
+        "dtypes",
+        "errors",
+        "io",
+        "library",
+        "options",
+        "pipeline",
+        "report",
+        "stacking",
+        "testing",
+    }
+)
+
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, submodules=_SUBPACKAGES)
+
+
+if TYPE_CHECKING:  # what static type checkers see: the same names, imported eagerly
+    from astropy.nddata import CCDData, fits_ccddata_reader, fits_ccddata_writer
+
+    from ccdcal.calibrate import (
+        Keyword,
+        block_average,
+        block_reduce,
+        block_replicate,
+        ccd_process,
+        cosmicray_lacosmic,
+        cosmicray_median,
+        create_deviation,
+        flat_correct,
+        gain_correct,
+        mask_saturated,
+        slice_from_string,
+        subtract_bias,
+        subtract_dark,
+        subtract_overscan,
+        trim_image,
+    )
+    from ccdcal.collection import (  # type: ignore[no-redef]  # classify: the function
+        FrameInfo,
+        ImageFileCollection,
+        InstrumentProfile,
+        ScanResult,
+        UnreadableFile,
+        classify,
+        load_profiles,
+        scan,
+    )
+    from ccdcal.io import read_ccd, write_ccd
+    from ccdcal.options import conf, set_options
+    from ccdcal.stacking import (
+        INVERSE_VARIANCE,
+        AvSigClip,
+        CCDClip,
+        Combiner,
+        ExtremaClip,
+        MinMaxClip,
+        PClip,
+        PercentileClip,
+        ScaleBy,
+        SigmaClip,
+        WinsorizedSigmaClip,
+        ZeroBy,
+        combine,
+    )
 
 __all__ = [
     # containers and settings

@@ -121,7 +121,7 @@ def test_clip_rejects_a_cosmic_ray_in_the_overscan():
 
 
 def test_ccdcal_sigmaclip_object_is_accepted():
-    combine = pytest.importorskip("ccdcal.combine", reason="combine package not importable")
+    combine = pytest.importorskip("ccdcal.stacking", reason="combine package not importable")
     ccd, section, _ = _frame(False, rng_seed=3)
     ccd.data[20, 5] += 5000.0
     ours = ccdcal.subtract_overscan(

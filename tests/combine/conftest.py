@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ccdcal.combine import engine
+from ccdcal.stacking import engine
 from ccdcal.testing.stacks import write_raw_frames
 
 

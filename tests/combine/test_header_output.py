@@ -12,10 +12,10 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 import ccdcal
-from ccdcal.combine import ScaleBy, SigmaClip
 from ccdcal.errors import OutputExistsError
 from ccdcal.io import read_ccd
 from ccdcal.io.provenance import read_provenance
+from ccdcal.stacking import ScaleBy, SigmaClip
 
 
 def _sha256(path: Path) -> str:

@@ -9,7 +9,7 @@ import pytest
 from astropy.nddata import CCDData
 
 import ccdcal
-from ccdcal.combine import ExtremaClip, MinMaxClip, SigmaClip
+from ccdcal.stacking import ExtremaClip, MinMaxClip, SigmaClip
 from ccdcal.testing.stacks import gaussian_stack, stack_to_ccds
 
 

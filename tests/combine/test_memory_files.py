@@ -48,7 +48,7 @@ except OSError:
     reset = False
 result = ccdcal.combine(files, mem_limit=limit, **kwargs)
 peak = high_water_mark()
-from ccdcal.combine import kernels, _clip_kernels
+from ccdcal.stacking import kernels, _clip_kernels
 misses = sum(sum(f.stats.cache_misses.values()) for m in (kernels, _clip_kernels)
              for f in vars(m).values() if hasattr(f, "stats"))
 print(json.dumps({"base": base, "peak": peak, "compiled": misses, "reset": reset}))

@@ -13,9 +13,9 @@ from astropy.io import fits
 from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
 
 import ccdcal
-from ccdcal.combine.reader import ArraySource, FitsSource, logical_dtype
 from ccdcal.errors import FrameNotFoundError, FrameReadError
 from ccdcal.io import write_ccd
+from ccdcal.stacking.reader import ArraySource, FitsSource, logical_dtype
 
 
 def _read_all(src: Any, dtype: Any = np.float64) -> np.ndarray:

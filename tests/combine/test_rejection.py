@@ -16,7 +16,8 @@ import pytest
 from astropy.stats import sigma_clip
 
 import ccdcal
-from ccdcal.combine import (
+from ccdcal.errors import InvalidParameterError, ParameterTypeError
+from ccdcal.stacking import (
     AvSigClip,
     CCDClip,
     ExtremaClip,
@@ -26,8 +27,7 @@ from ccdcal.combine import (
     SigmaClip,
     WinsorizedSigmaClip,
 )
-from ccdcal.combine.rejection import compile_rejection, pclip_offset
-from ccdcal.errors import InvalidParameterError, ParameterTypeError
+from ccdcal.stacking.rejection import compile_rejection, pclip_offset
 from ccdcal.testing.stacks import gaussian_stack, stack_to_ccds
 
 

@@ -7,8 +7,6 @@ import pytest
 from astropy.nddata import CCDData
 
 import ccdcal
-from ccdcal.combine import ScaleBy, ZeroBy
-from ccdcal.combine.scaling import half_sample_mode, parse_statsec
 from ccdcal.errors import (
     CombineError,
     ExposureTimeError,
@@ -16,6 +14,8 @@ from ccdcal.errors import (
     InvalidParameterError,
     SectionError,
 )
+from ccdcal.stacking import ScaleBy, ZeroBy
+from ccdcal.stacking.scaling import half_sample_mode, parse_statsec
 from ccdcal.testing.stacks import gaussian_stack
 
 

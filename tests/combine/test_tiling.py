@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import ccdcal
-from ccdcal.combine import AvSigClip, CCDClip, SigmaClip
-from ccdcal.combine.engine import plan_bands
 from ccdcal.errors import CombineMemoryWarning
+from ccdcal.stacking import AvSigClip, CCDClip, SigmaClip
+from ccdcal.stacking.engine import plan_bands
 from ccdcal.testing.stacks import gaussian_stack, stack_to_ccds
 
 CASES: list[dict[str, Any]] = [

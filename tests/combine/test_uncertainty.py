@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import ccdcal
-from ccdcal.combine import SigmaClip
-from ccdcal.combine._median_table import MEDIAN_EFFICIENCY
+from ccdcal.stacking import SigmaClip
+from ccdcal.stacking._median_table import MEDIAN_EFFICIENCY
 from ccdcal.testing.stacks import gaussian_stack, stack_to_ccds
 
 SHAPE = (200, 200)

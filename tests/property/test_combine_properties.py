@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import ccdcal
-from ccdcal.combine import ExtremaClip, PClip, SigmaClip, engine
+from ccdcal.stacking import ExtremaClip, PClip, SigmaClip, engine
 from ccdcal.testing.stacks import stack_to_ccds
 
 FINITE = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, width=32)

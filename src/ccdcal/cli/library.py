@@ -19,13 +19,15 @@ import argparse
 import datetime as _dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ccdcal.library import KINDS, CalibrationLibrary, MasterRecord
-from ccdcal.library.decisions import format_exposure, format_temperature
+from ccdcal.library.records import KINDS
+
+if TYPE_CHECKING:
+    from ccdcal.library import CalibrationLibrary, MasterRecord
 
 __all__ = ["register"]
 
@@ -79,6 +81,8 @@ _LIST_COLUMNS = (
 
 
 def _open(args: argparse.Namespace) -> CalibrationLibrary:
+    from ccdcal.library import CalibrationLibrary
+
     return CalibrationLibrary.open(args.db, Path(args.out_dir), create=False)
 
 
@@ -134,6 +138,8 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _fields(m: MasterRecord) -> list[tuple[str, str]]:
+    from ccdcal.library.decisions import format_exposure, format_temperature
+
     derived = f"#{m.derived_from} ({m.derivation_note or 'no note'})" if m.derived_from else "-"
     return [
         ("kind", m.kind),
@@ -159,6 +165,8 @@ def _fields(m: MasterRecord) -> list[tuple[str, str]]:
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
+    from ccdcal.library.decisions import format_exposure, format_temperature
+
     with _open(args) as lib:
         master = lib.get_master(args.master_id)
         inputs = lib.master_inputs(master.id)

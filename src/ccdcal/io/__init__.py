@@ -7,9 +7,31 @@ Examples
 True
 """
 
-from ccdcal.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text, file_checksum
-from ccdcal.io.cards import bunit_string, header_from_meta, parse_bunit, split_wcs
-from ccdcal.io.fits import FITS_SUFFIXES, ccd_to_hdulist, read_ccd, write_ccd
+from typing import TYPE_CHECKING
+
+from ccdcal._lazy import lazy_attributes
+
+#: Where each public name lives; loaded on first use (see :mod:`ccdcal._lazy`).
+_LAZY: dict[str, str] = {
+    "atomic_path": "ccdcal.io.atomic",
+    "atomic_write_bytes": "ccdcal.io.atomic",
+    "atomic_write_text": "ccdcal.io.atomic",
+    "file_checksum": "ccdcal.io.atomic",
+    "bunit_string": "ccdcal.io.cards",
+    "header_from_meta": "ccdcal.io.cards",
+    "parse_bunit": "ccdcal.io.cards",
+    "split_wcs": "ccdcal.io.cards",
+    "FITS_SUFFIXES": "ccdcal.io.fits",
+    "ccd_to_hdulist": "ccdcal.io.fits",
+    "read_ccd": "ccdcal.io.fits",
+    "write_ccd": "ccdcal.io.fits",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+
+if TYPE_CHECKING:
+    from ccdcal.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text, file_checksum
+    from ccdcal.io.cards import bunit_string, header_from_meta, parse_bunit, split_wcs
+    from ccdcal.io.fits import FITS_SUFFIXES, ccd_to_hdulist, read_ccd, write_ccd
 
 __all__ = [
     "FITS_SUFFIXES",

@@ -29,28 +29,58 @@ Examples
 ['filter']
 """
 
-from ccdcal.library.database import DEFAULT_VALIDITY_DAYS, CalibrationLibrary
-from ccdcal.library.decisions import (
-    Candidate,
-    DarkExposurePolicy,
-    MatchResult,
-    MatchRules,
-    MatchTarget,
-    Reason,
-)
-from ccdcal.library.engine import DEFAULT_FILENAME
-from ccdcal.library.frames import file_checksum
-from ccdcal.library.matching import select_master
-from ccdcal.library.records import (
-    KINDS,
-    FrameRecord,
-    MasterKind,
-    MasterRecord,
-    RunRecord,
-    UsageRecord,
-)
-from ccdcal.library.schema import SCHEMA_VERSION
-from ccdcal.library.times import night_of, to_utc
+from typing import TYPE_CHECKING
+
+from ccdcal._lazy import lazy_attributes
+
+#: Where each public name lives; loaded on first use (see :mod:`ccdcal._lazy`).
+_LAZY: dict[str, str] = {
+    "DEFAULT_VALIDITY_DAYS": "ccdcal.library.database",
+    "CalibrationLibrary": "ccdcal.library.database",
+    "Candidate": "ccdcal.library.decisions",
+    "DarkExposurePolicy": "ccdcal.library.decisions",
+    "MatchResult": "ccdcal.library.decisions",
+    "MatchRules": "ccdcal.library.decisions",
+    "MatchTarget": "ccdcal.library.decisions",
+    "Reason": "ccdcal.library.decisions",
+    "DEFAULT_FILENAME": "ccdcal.library.engine",
+    "file_checksum": "ccdcal.library.frames",
+    "select_master": "ccdcal.library.matching",
+    "KINDS": "ccdcal.library.records",
+    "FrameRecord": "ccdcal.library.records",
+    "MasterKind": "ccdcal.library.records",
+    "MasterRecord": "ccdcal.library.records",
+    "RunRecord": "ccdcal.library.records",
+    "UsageRecord": "ccdcal.library.records",
+    "SCHEMA_VERSION": "ccdcal.library.schema",
+    "night_of": "ccdcal.library.times",
+    "to_utc": "ccdcal.library.times",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+
+if TYPE_CHECKING:
+    from ccdcal.library.database import DEFAULT_VALIDITY_DAYS, CalibrationLibrary
+    from ccdcal.library.decisions import (
+        Candidate,
+        DarkExposurePolicy,
+        MatchResult,
+        MatchRules,
+        MatchTarget,
+        Reason,
+    )
+    from ccdcal.library.engine import DEFAULT_FILENAME
+    from ccdcal.library.frames import file_checksum
+    from ccdcal.library.matching import select_master
+    from ccdcal.library.records import (
+        KINDS,
+        FrameRecord,
+        MasterKind,
+        MasterRecord,
+        RunRecord,
+        UsageRecord,
+    )
+    from ccdcal.library.schema import SCHEMA_VERSION
+    from ccdcal.library.times import night_of, to_utc
 
 __all__ = [
     "DEFAULT_FILENAME",

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ccdcal.library.schema import CalibrationUseRow, FrameRow, MasterRow, RunRow
+if TYPE_CHECKING:
+    from ccdcal.library.schema import CalibrationUseRow, FrameRow, MasterRow, RunRow
 
 __all__ = [
     "KINDS",

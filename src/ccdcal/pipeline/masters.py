@@ -91,7 +91,7 @@ def combine_frames(
 
     With ``rejection_map`` the result's ``flags`` count the values rejected at each pixel.
     """
-    from ccdcal.combine import SigmaClip, combine
+    from ccdcal.stacking import SigmaClip, combine
 
     kwargs: dict[str, Any] = {
         "method": clip.method,

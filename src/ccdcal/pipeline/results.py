@@ -14,13 +14,14 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from astropy.nddata import CCDData
+from typing import TYPE_CHECKING, Any
 
 from ccdcal.errors import InvalidParameterError, PipelineError
 from ccdcal.pipeline.plan import Plan
 from ccdcal.pipeline.tasks import TaskResult
+
+if TYPE_CHECKING:
+    from astropy.nddata import CCDData
 
 __all__ = ["SUMMARY_NAME", "RunResult", "load_run"]
 

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def warm_up() -> bool:
     """Run a tiny sigma-clipped combination on one thread; True when it worked."""
-    from ccdcal.combine import SigmaClip, combine
+    from ccdcal.stacking import SigmaClip, combine
 
     frames = [CCDData(np.full((4, 4), v, dtype=np.float32), unit="adu") for v in (1, 2, 3)]
     try:

@@ -14,7 +14,7 @@ pixels:
 2. **sort** each pixel's values with a sorting network (only when a median
    or a rejection needs order statistics);
 3. **reject**: extrema by count, then one statistical algorithm
-   (:mod:`ccdcal.combine._clip_kernels`).  Every algorithm rejects by value
+   (:mod:`ccdcal.stacking._clip_kernels`).  Every algorithm rejects by value
    from the ends of the sorted values, so the survivors of a pixel are a
    contiguous sorted range ``[lo, hi)``; ``nkeep`` puts back the rejected
    values closest to the centre;
@@ -39,10 +39,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ccdcal.combine._clip_kernels import extrema_row, reject_band
-from ccdcal.combine._combine_kernels import combine_fast, combine_row, gather_row, keep_row
-from ccdcal.combine._median_table import MEDIAN_EFFICIENCY
-from ccdcal.combine._params import (
+from ccdcal.stacking._clip_kernels import extrema_row, reject_band
+from ccdcal.stacking._combine_kernels import combine_fast, combine_row, gather_row, keep_row
+from ccdcal.stacking._median_table import MEDIAN_EFFICIENCY
+from ccdcal.stacking._params import (
     ALG_AVSIGCLIP,
     ALG_CCDCLIP,
     ALG_NONE,
@@ -81,7 +81,7 @@ from ccdcal.combine._params import (
     MODE_FLAGS,
     default_params,
 )
-from ccdcal.combine._rowstats import (
+from ccdcal.stacking._rowstats import (
     apply_network,
     merge_network,
     restore_row,

@@ -1,7 +1,7 @@
 """Rejection algorithms as parameter objects: ``combine(files, rejection=SigmaClip(...))``.
 
 Each class describes one algorithm and validates its parameters; the work is
-done by the row kernels of :mod:`ccdcal.combine._clip_kernels`.  A rejection
+done by the row kernels of :mod:`ccdcal.stacking._clip_kernels`.  A rejection
 is one object or a sequence of them, applied in a fixed order whatever the
 order given:
 
@@ -40,8 +40,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ccdcal.combine import _params as K
 from ccdcal.errors import InvalidParameterError, ParameterTypeError
+from ccdcal.stacking import _params as K
 
 __all__ = [
     "AvSigClip",

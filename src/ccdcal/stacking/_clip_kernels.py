@@ -4,7 +4,7 @@ Each function takes one sorted row block ``S`` (N, W) with the current
 ranges ``lo``/``hi`` and shrinks the ranges in place.  The formulas follow
 IRAF imcombine (ccdclip, avsigclip, pclip), astropy's ``sigma_clip``
 (sigma clipping) and Siril (winsorized sigma and percentile clipping); the
-parameter classes in :mod:`ccdcal.combine.rejection` describe them for users.
+parameter classes in :mod:`ccdcal.stacking.rejection` describe them for users.
 
 Per-frame scales, zeros, gains and read noises enter through ``ids`` (the
 frame index of each sorted value, carried by the sorting network) when the
@@ -19,7 +19,7 @@ result is the same as iterating each pixel on its own.
 Examples
 --------
 >>> import numpy as np
->>> from ccdcal.combine._rowstats import sorting_network, apply_network
+>>> from ccdcal.stacking._rowstats import sorting_network, apply_network
 >>> S = np.array([[0.0], [-10.0], [10.0], [-10.0], [10.0], [1000.0]])
 >>> net = sorting_network(6)
 >>> apply_network(S, net, np.empty((0, 0), np.int32))
@@ -36,7 +36,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ccdcal.combine._params import (
+from ccdcal.stacking._params import (
     ALG_AVSIGCLIP,
     ALG_CCDCLIP,
     ALG_PCLIP,
@@ -60,7 +60,7 @@ from ccdcal.combine._params import (
     IP_MINCLIP,
     IP_NKEEP,
 )
-from ccdcal.combine._rowstats import (
+from ccdcal.stacking._rowstats import (
     MAD_TO_STD,
     clip_to_bounds,
     median_at,
@@ -361,7 +361,7 @@ def pclip_row(
     """IRAF pclip: sigma = distance from the median to a percentile pixel; one pass.
 
     ``offset`` is the signed number of pixels from the median (already
-    converted from a fraction by :func:`ccdcal.combine.rejection.pclip_offset`);
+    converted from a fraction by :func:`ccdcal.stacking.rejection.pclip_offset`);
     negative goes below the median.
     """
     p = int(offset)

@@ -265,7 +265,7 @@ class _Part:
                 f"short read: {got} of {nbytes} bytes at rows {r0}-{r1}; the file was "
                 "truncated or changed while it was being combined"
             )
-        from ccdcal.combine.kernels import decode_be  # numba is loaded on first use only
+        from ccdcal.stacking.kernels import decode_be  # numba is loaded on first use only
 
         decode_be(raw, self.bitpix, out, bscale=self.bscale, bzero=self.bzero, blank=self.blank)
 

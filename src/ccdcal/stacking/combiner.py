@@ -34,19 +34,19 @@ from astropy.nddata import CCDData, StdDevUncertainty
 from numpy.typing import DTypeLike
 
 if TYPE_CHECKING:
-    from ccdcal.combine.engine import StackSpec
+    from ccdcal.stacking.engine import StackSpec
 
-from ccdcal.combine.reader import ArraySource, FrameSource
-from ccdcal.combine.rejection import (
+from ccdcal.dtypes import working_dtype
+from ccdcal.errors import InvalidParameterError, ParameterTypeError, StackMismatchError
+from ccdcal.stacking.reader import ArraySource, FrameSource
+from ccdcal.stacking.rejection import (
     ExtremaClip,
     Rejection,
     SigmaClip,
     compile_rejection,
 )
-from ccdcal.combine.scaling import ScalingPlan
-from ccdcal.combine.weights import WeightPlan, resolve_weights
-from ccdcal.dtypes import working_dtype
-from ccdcal.errors import InvalidParameterError, ParameterTypeError, StackMismatchError
+from ccdcal.stacking.scaling import ScalingPlan
+from ccdcal.stacking.weights import WeightPlan, resolve_weights
 
 __all__ = ["Combiner"]
 
@@ -234,7 +234,7 @@ class Combiner:
         scale_to: Any = None,
         uncertainty_func: Callable[..., Any] | None = None,
     ) -> StackSpec:
-        from ccdcal.combine.engine import StackSpec  # numba is loaded on first use only
+        from ccdcal.stacking.engine import StackSpec  # numba is loaded on first use only
 
         n = self.data_arr.shape[0]
         return StackSpec(
@@ -256,7 +256,7 @@ class Combiner:
         spec = self._spec("average", rejection)
         if spec.rejection.grow > 0 and self.data_arr.ndim != 3:
             raise InvalidParameterError("grow needs 2-D frames")
-        from ccdcal.combine.engine import flag_rejections
+        from ccdcal.stacking.engine import flag_rejections
 
         flags = flag_rejections(self._sources(with_variance=False), spec)
         self.data_arr.mask |= flags.reshape(self.data_arr.shape)
@@ -315,7 +315,7 @@ class Combiner:
         user_func: Callable[..., Any] | None,
     ) -> CCDData:
         spec = self._spec(method, None, scale_to, uncertainty_func)
-        from ccdcal.combine.engine import combine_sources
+        from ccdcal.stacking.engine import combine_sources
 
         stack = combine_sources(self._sources(), spec)
         shape = self.data_arr.shape[1:]

@@ -32,10 +32,13 @@ from astropy.nddata import CCDData, StdDevUncertainty
 from numpy import ma
 from numpy.typing import DTypeLike
 
-from ccdcal.combine._params import METHODS
-from ccdcal.combine.header import combined_exposure, combined_header
-from ccdcal.combine.reader import FrameSource, open_source
-from ccdcal.combine.rejection import (
+from ccdcal.dtypes import working_dtype
+from ccdcal.errors import CombineError, InvalidParameterError, StackMismatchError
+from ccdcal.io import file_checksum, write_ccd
+from ccdcal.stacking._params import METHODS
+from ccdcal.stacking.header import combined_exposure, combined_header
+from ccdcal.stacking.reader import FrameSource, open_source
+from ccdcal.stacking.rejection import (
     ExtremaClip,
     MinMaxClip,
     Rejection,
@@ -43,11 +46,8 @@ from ccdcal.combine.rejection import (
     SigmaClip,
     compile_rejection,
 )
-from ccdcal.combine.scaling import ScaleBy, ScalingPlan, ZeroBy, resolve_scaling
-from ccdcal.combine.weights import resolve_weights
-from ccdcal.dtypes import working_dtype
-from ccdcal.errors import CombineError, InvalidParameterError, StackMismatchError
-from ccdcal.io import file_checksum, write_ccd
+from ccdcal.stacking.scaling import ScaleBy, ScalingPlan, ZeroBy, resolve_scaling
+from ccdcal.stacking.weights import resolve_weights
 
 __all__ = ["combine"]
 
@@ -240,7 +240,7 @@ def combine(
     scale : array, function, ScaleBy or str, optional
         Multiplicative factors (ccdproc: the data are multiplied by them), a
         function of a frame's data giving its factor, or a measured level
-        (:class:`~ccdcal.combine.scaling.ScaleBy`, ``'median'``, ``'mean'``,
+        (:class:`~ccdcal.stacking.scaling.ScaleBy`, ``'median'``, ``'mean'``,
         ``'mode'``, ``'exposure'``).
     mem_limit : float
         Upper bound, in bytes, on the memory the combination uses beyond the
@@ -261,8 +261,8 @@ def combine(
     overwrite_output : bool
         Replace an existing ``output_file``.
     rejection : Rejection or list of them, optional
-        New: :class:`~ccdcal.combine.rejection.SigmaClip`,
-        :class:`~ccdcal.combine.rejection.CCDClip`, ... (added to the
+        New: :class:`~ccdcal.stacking.rejection.SigmaClip`,
+        :class:`~ccdcal.stacking.rejection.CCDClip`, ... (added to the
         ccdproc flags' rejection, if any).
     zero : ZeroBy, str or sequence, optional
         New: additive offsets (after scaling).
@@ -357,7 +357,7 @@ def _combine_open(
     )
     scaling: ScalingPlan = resolve_scaling(scale, zero, sources)
     work = _compute_dtype(dtype, sources)
-    from ccdcal.combine.engine import StackSpec, combine_sources  # loads numba on first use
+    from ccdcal.stacking.engine import StackSpec, combine_sources  # loads numba on first use
 
     spec = StackSpec(
         method=method,

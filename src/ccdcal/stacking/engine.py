@@ -18,10 +18,10 @@ a :class:`~ccdcal.errors.CombineMemoryWarning` says so and one row is used.
 Examples
 --------
 >>> import numpy as np
->>> from ccdcal.combine.reader import ArraySource
->>> from ccdcal.combine.rejection import compile_rejection
->>> from ccdcal.combine.scaling import ScalingPlan
->>> from ccdcal.combine.weights import WeightPlan
+>>> from ccdcal.stacking.reader import ArraySource
+>>> from ccdcal.stacking.rejection import compile_rejection
+>>> from ccdcal.stacking.scaling import ScalingPlan
+>>> from ccdcal.stacking.weights import WeightPlan
 >>> frames = [ArraySource(np.full((4, 5), v, np.float32)) for v in (1.0, 2.0, 6.0)]
 >>> spec = StackSpec(method="average", rejection=compile_rejection(None),
 ...                  scaling=ScalingPlan(np.ones(3), np.zeros(3)),
@@ -45,14 +45,14 @@ from typing import Any
 import numba
 import numpy as np
 
-from ccdcal.combine import kernels as K
-from ccdcal.combine._params import METHODS
-from ccdcal.combine._rowstats import sorting_network
-from ccdcal.combine.reader import FrameSource
-from ccdcal.combine.rejection import RejectionPlan, SigmaClip, pclip_offset
-from ccdcal.combine.scaling import ScalingPlan
-from ccdcal.combine.weights import WeightPlan
 from ccdcal.errors import CombineMemoryWarning, HeaderKeywordError, InvalidParameterError
+from ccdcal.stacking import kernels as K
+from ccdcal.stacking._params import METHODS
+from ccdcal.stacking._rowstats import sorting_network
+from ccdcal.stacking.reader import FrameSource
+from ccdcal.stacking.rejection import RejectionPlan, SigmaClip, pclip_offset
+from ccdcal.stacking.scaling import ScalingPlan
+from ccdcal.stacking.weights import WeightPlan
 
 __all__ = [
     "BandPlan",

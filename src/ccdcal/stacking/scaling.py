@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ccdcal.combine.reader import FrameSource
 from ccdcal.errors import (
     CombineError,
     ExposureTimeError,
@@ -44,6 +43,7 @@ from ccdcal.errors import (
     ParameterTypeError,
     SectionError,
 )
+from ccdcal.stacking.reader import FrameSource
 
 __all__ = ["ScaleBy", "ScalingPlan", "ZeroBy", "half_sample_mode", "resolve_scaling"]
 

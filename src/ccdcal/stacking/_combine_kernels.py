@@ -1,6 +1,6 @@
 """Row kernels that gather a pixel row's values and combine the kept ones (numba).
 
-Used by the band phases in :mod:`ccdcal.combine.kernels`; arrays only.
+Used by the band phases in :mod:`ccdcal.stacking.kernels`; arrays only.
 ``V`` is one image row's values in frame order, shape (N, W), ``+inf`` where
 invalid; ``S`` the same sorted along axis 0; ``lo``/``hi`` each pixel's kept
 sorted range.
@@ -22,8 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ccdcal.combine._params import METHOD_MEDIAN, METHOD_SUM
-from ccdcal.combine._rowstats import median_at
+from ccdcal.stacking._params import METHOD_MEDIAN, METHOD_SUM
+from ccdcal.stacking._rowstats import median_at
 
 __all__ = ["combine_fast", "combine_row", "gather_row", "keep_row"]
 
