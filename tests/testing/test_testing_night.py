@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -334,3 +335,104 @@ def test_existing_night_is_not_overwritten(tmp_path: Path) -> None:
 def test_bad_options(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidParameterError, match=message):
         make_night(tmp_path, **kwargs)
+
+
+# ----------------------------------------------------------------------------- overscan
+
+_OVERSCAN = 8  # columns per unbinned width: 8 at 1x1, 4 at 2x2
+
+
+@pytest.fixture(scope="module")
+def overscan_night(tmp_path_factory: pytest.TempPathFactory) -> NightTruth:
+    small: dict[str, Any] = {
+        "shape": (48, 64),
+        "n_bias": 4,
+        "n_dark": 2,
+        "n_flat": 2,
+        "n_science": 2,
+    }
+    return make_night(tmp_path_factory.mktemp("osnight"), seed=8, overscan=_OVERSCAN, **small)
+
+
+def test_overscan_columns_and_sections(overscan_night: NightTruth) -> None:
+    truth = overscan_night
+    assert truth.raw_dir is not None
+    for frame in truth.frames:
+        b = frame.binning
+        ny, nx, cols = 48 // b, 64 // b, _OVERSCAN // b
+        with fits.open(truth.raw_dir / frame.path) as hdul:
+            header, data = hdul[0].header, hdul[0].data.astype(np.float64)
+        assert data.shape == (ny, nx + cols)
+        assert header["BIASSEC"] == f"[{nx + 1}:{nx + cols},1:{ny}]"
+        assert header["TRIMSEC"] == f"[1:{nx},1:{ny}]"
+        # the overscan holds the bias level of each row plus this frame's offset, and read noise
+        over = data[:, nx:] - truth.overscan_level(b) - frame.bias_offset
+        sigma = np.sqrt(truth.read_noise_adu**2 + 1 / 12)
+        assert abs(over.mean()) < 5 * sigma / np.sqrt(over.size)
+        assert over.std() == pytest.approx(sigma, rel=0.25)
+        if frame.kind == "bias":  # the image area carries the same offset
+            image = data[:, :nx] - truth.bias[b] - frame.bias_offset
+            assert abs(image.mean()) < 5 * sigma / np.sqrt(image.size)
+
+
+def test_overscan_bias_drifts_through_the_night(overscan_night: NightTruth) -> None:
+    frames = overscan_night.frames
+    start = dt.datetime.fromisoformat(frames[0].date_obs)
+    hours = np.array(
+        [(dt.datetime.fromisoformat(f.date_obs) - start).seconds / 3600 for f in frames]
+    )
+    offsets = np.array([f.bias_offset for f in frames])
+    assert len(set(offsets)) == len(frames)  # a different level in every frame
+    slope, intercept = np.polyfit(hours, offsets, 1)
+    scatter = np.std(offsets - (slope * hours + intercept), ddof=2)
+    # 3 ADU/h over ~10 h, 2 ADU jitter (loose bounds: ~24 frames)
+    assert slope == pytest.approx(3.0, abs=0.6)
+    assert 1.0 < scatter < 3.2
+    # science frames come ~3 h after the biases: without the overscan subtraction they would
+    # be off by well over the master bias's own error (RN / sqrt(4 frames) = 3.6 ADU)
+    bias = np.mean([f.bias_offset for f in frames if f.kind == "bias"])
+    science = [f.bias_offset - bias for f in frames if f.kind == "science"]
+    assert min(science) > 1.5 * overscan_night.read_noise_adu / np.sqrt(4)
+
+
+def test_overscan_truth_round_trip(overscan_night: NightTruth) -> None:
+    assert overscan_night.raw_dir is not None
+    again = load_truth(overscan_night.raw_dir.parent)
+    assert again.overscan == _OVERSCAN
+    assert again.frames == overscan_night.frames
+    np.testing.assert_allclose(again.overscan_level(2), overscan_night.overscan_level(2), atol=1e-3)
+
+
+def test_no_overscan_no_sections_no_drift(tmp_path: Path) -> None:
+    small: dict[str, Any] = {
+        "shape": (16, 24),
+        "n_bias": 1,
+        "n_dark": 1,
+        "n_flat": 1,
+        "n_science": 1,
+    }
+    truth = make_night(tmp_path, seed=1, **small)
+    assert truth.overscan == 0
+    assert {f.bias_offset for f in truth.frames} == {0.0}
+    assert truth.raw_dir is not None
+    header = fits.getheader(truth.raw_dir / truth.frames[0].path)
+    assert "BIASSEC" not in header
+    assert "TRIMSEC" not in header
+    assert header["NAXIS1"] == 24
+    # the truth file of a night without an overscan is what it was before the option existed
+    text = (tmp_path / "truth" / "night_truth.json").read_text()
+    assert "overscan" not in text
+    assert "bias_offset" not in text
+
+
+@pytest.mark.parametrize(
+    ("overscan", "message"),
+    [
+        (3, r"overscan must be 0 or a positive multiple of 2.*got 3"),
+        (-2, r"overscan must be 0 or a positive multiple of 2.*got -2"),
+        (4.0, r"overscan must be a whole number of columns, got 4\.0"),
+    ],
+)
+def test_bad_overscan(tmp_path: Path, overscan: object, message: str) -> None:
+    with pytest.raises(InvalidParameterError, match=message):
+        make_night(tmp_path, shape=(16, 24), overscan=overscan)  # type: ignore[arg-type]

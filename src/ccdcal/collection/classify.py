@@ -301,7 +301,7 @@ def _shape(reader: _Reader) -> tuple[int, int] | None:
     return ny, nx
 
 
-def _section(reader: _Reader, field: str) -> str | None:
+def _section(reader: _Reader, field: str, shape: tuple[int, int] | None) -> str | None:
     key, value = reader.raw(field)
     if value is None:
         return None
@@ -311,6 +311,19 @@ def _section(reader: _Reader, field: str) -> str | None:
             f"{key or field}={text!r} is not a FITS section like '[1:2048, 1:4096]'"
         )
         return None
+    if shape is not None:
+        from ccdcal.calibrate.sections import section_to_slices  # a parser with no heavy imports
+        from ccdcal.errors import SectionError
+
+        try:
+            section_to_slices(text, shape)
+        except SectionError:
+            reader.problems.append(
+                f"{key or field}={text!r} lies outside the image "
+                f"(NAXIS1 = {shape[1]}, NAXIS2 = {shape[0]}); fix the keyword or the "
+                "instrument profile"
+            )
+            return None
     return text
 
 
@@ -398,6 +411,10 @@ def classify(
     filt = reader.text("filter")
     if frame_type is not None and frame_type not in chosen.filter_applies_to:
         filt = None
+    ccd_temp, set_temp = _temperature(reader, "ccd_temp"), _temperature(reader, "set_temp")
+    readout_mode = reader.text("readout_mode")
+    saturation = _saturation(reader)
+    shape = _shape(reader)  # read in this order, the problems keep their order
     return FrameInfo(
         path=os.path.abspath(os.fspath(path)),
         hdu=hdu,
@@ -410,15 +427,15 @@ def classify(
         filter=filt,
         date_obs=date_obs,
         mjd=mjd,
-        ccd_temp=_temperature(reader, "ccd_temp"),
-        set_temp=_temperature(reader, "set_temp"),
-        readout_mode=reader.text("readout_mode"),
+        ccd_temp=ccd_temp,
+        set_temp=set_temp,
+        readout_mode=readout_mode,
         gain=gain,
         read_noise=read_noise,
-        saturation=_saturation(reader),
-        shape=_shape(reader),
-        overscan=_section(reader, "overscan"),
-        trim=_section(reader, "trim"),
+        saturation=saturation,
+        shape=shape,
+        overscan=_section(reader, "overscan", shape),
+        trim=_section(reader, "trim", shape),
         object=reader.text("object"),
         telescope=reader.text("telescope"),
         camera=reader.text("camera"),

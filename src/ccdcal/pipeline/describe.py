@@ -11,13 +11,14 @@ Science frames: none to calibrate
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ccdcal.pipeline.plan import Plan
 
-__all__ = ["describe_plan", "frames_line"]
+__all__ = ["describe_plan", "frames_line", "sections_lines"]
 
 
 def frames_line(plan: Plan) -> str:
@@ -32,6 +33,36 @@ def frames_line(plan: Plan) -> str:
     if extra:
         line += "; " + ", ".join(extra)
     return line
+
+
+def sections_lines(plan: Plan) -> list[str]:
+    """The overscan subtracted and the area kept, per binning (none when no frame has them).
+
+    >>> from ccdcal.pipeline.plan import Plan
+    >>> from ccdcal.pipeline.model import FrameRef
+    >>> f = FrameRef(path="/n/b.fits", frame_type="bias", overscan="[101:108,1:50]",
+    ...              trim="[1:100,1:50]")
+    >>> for line in sections_lines(Plan(frames=(f,))):
+    ...     print(line)
+    Overscan and trim (from the headers):
+      1x1: overscan [101:108,1:50] subtracted (median per line), trimmed to [1:100,1:50] (1 frame)
+    """
+    counts = Counter(
+        (f.binning, f.overscan, f.trim)
+        for f in plan.frames
+        if f.frame_type is not None and not f.problems and (f.overscan or f.trim)
+    )
+    if not counts:
+        return []
+    lines = ["Overscan and trim (from the headers):"]
+    for (binning, overscan, trim), n in sorted(counts.items(), key=lambda kv: str(kv[0])):
+        what = []
+        if overscan:
+            what.append(f"overscan {overscan} subtracted (median per line)")
+        if trim:
+            what.append(f"trimmed to {trim}")
+        lines.append(f"  {binning}: {', '.join(what)} ({n} frame{'s' if n != 1 else ''})")
+    return lines
 
 
 def _science_line(plan: Plan, index: int) -> str:
@@ -51,7 +82,7 @@ def _science_line(plan: Plan, index: int) -> str:
 
 def describe_plan(plan: Plan, *, max_science: int = 50) -> str:
     """Several lines: frames, masters (with rejected inputs), science matching, skips, problems."""
-    lines = [frames_line(plan)]
+    lines = [frames_line(plan), *sections_lines(plan)]
     building = [m for m in plan.masters if m.source != "library"]
     library = [m for m in plan.masters if m.source == "library"]
     if building:

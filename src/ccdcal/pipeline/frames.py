@@ -20,27 +20,83 @@ from numpy.typing import DTypeLike
 from ccdcal.io.fits import read_ccd
 from ccdcal.pipeline.model import FrameRef
 
-__all__ = ["load_raw", "raw_level", "saturation_level"]
+__all__ = ["load_raw", "overscan_sigma", "prepare_raw", "raw_level", "read_raw", "saturation_level"]
 
 
-def load_raw(frame: FrameRef, *, dtype: DTypeLike | None = None) -> CCDData:
-    """Read a raw frame (read-only), subtract its overscan and trim it when the profile says so.
+def read_raw(frame: FrameRef, *, dtype: DTypeLike | None = None) -> CCDData:
+    """Read a raw frame as the camera wrote it (read-only): nothing subtracted or cut.
 
-    Without overscan or trim the data keep their stored dtype (uint16 for a
-    camera frame) unless ``dtype`` is given.
+    A frame that :func:`prepare_raw` will overscan-correct is read as float32
+    (unless ``dtype`` says otherwise); any other keeps its stored dtype
+    (uint16 for a camera frame) unless ``dtype`` is given.
     """
-    ccd = read_ccd(frame.path, hdu=frame.hdu, unit="adu", dtype=dtype)
+    if frame.overscan and dtype is None:
+        dtype = np.float32
+    return read_ccd(frame.path, hdu=frame.hdu, unit="adu", dtype=dtype)
+
+
+def prepare_raw(frame: FrameRef, raw: CCDData) -> CCDData:
+    """Subtract the overscan and trim, when the profile found sections for ``frame``.
+
+    The overscan level is the median of each row's overscan pixels (masked
+    pixels left out); the mask, if any, is trimmed with the data.  A frame
+    without sections is returned as it is.
+    """
+    ccd = raw
     if frame.overscan:
         from ccdcal.calibrate import subtract_overscan
 
-        if ccd.data.dtype.kind != "f":
-            ccd = read_ccd(frame.path, hdu=frame.hdu, unit="adu", dtype=np.float32)
         ccd = subtract_overscan(ccd, fits_section=frame.overscan, median=True, overscan_axis=None)
     if frame.trim:
         from ccdcal.calibrate import trim_image
 
         ccd = trim_image(ccd, fits_section=frame.trim)
     return ccd
+
+
+def overscan_sigma(frame: FrameRef, raw: CCDData) -> float:
+    """σ (ADU) of the overscan level :func:`prepare_raw` subtracts from each line; 0 without.
+
+    Measured on the frame itself: the scatter of the per-line medians from
+    one line to the next, divided by sqrt(2) (a smooth trend along the
+    overscan hardly changes it; steps further than 5 σ are left out).  This
+    is the noise a per-line median of few columns really has, rounding to
+    whole ADU included, without a model of the median's efficiency.  Lines
+    share nothing else, so it adds to every pixel's variance.
+
+    >>> from astropy.nddata import CCDData
+    >>> rng = np.random.default_rng(1)
+    >>> data = 1000 + rng.normal(0, 5, (4000, 36)).astype(np.float32)
+    >>> frame = FrameRef(path="x", overscan="[33:36, *]")
+    >>> round(overscan_sigma(frame, CCDData(data, unit="adu")) / 5, 1)  # median of 4: ~0.59
+    0.6
+    """
+    if not frame.overscan:
+        return 0.0
+    from ccdcal.calibrate.overscan import overscan_profile
+    from ccdcal.calibrate.sections import section_to_slices
+
+    region = section_to_slices(frame.overscan, raw.shape)
+    values = np.asarray(raw.data[region], dtype=np.float32)
+    mask = None if raw.mask is None else np.asarray(raw.mask, dtype=bool)[region]
+    axis = 0 if values.shape[1] > values.shape[0] else 1  # as subtract_overscan(overscan_axis=None)
+    profile = overscan_profile(values, axis=axis, mask=mask, median=True)
+    steps = np.diff(profile.astype(np.float64))
+    if steps.size < 3:
+        return 0.0
+    centre = float(np.median(steps))
+    spread = 1.4826 * float(np.median(np.abs(steps - centre)))
+    kept = steps[np.abs(steps - centre) <= 5.0 * max(spread, 1.0)]
+    return float(np.std(kept) / np.sqrt(2.0))
+
+
+def load_raw(frame: FrameRef, *, dtype: DTypeLike | None = None) -> CCDData:
+    """:func:`read_raw` then :func:`prepare_raw`: the frame's image area, overscan removed.
+
+    Checks on the values the camera wrote (saturation) must be made between
+    the two steps instead.
+    """
+    return prepare_raw(frame, read_raw(frame, dtype=dtype))
 
 
 def raw_level(data: np.ndarray, *, mask: np.ndarray | None = None, step: int = 3) -> float:

@@ -16,6 +16,10 @@
 * **derived flat**: a finer-binned master flat block-averaged to the coarser
   binning (mask and uncertainty carried) and normalised again.
 
+With an overscan, the variance of the overscan level subtracted from each
+frame (measured on the frames, :func:`~ccdcal.pipeline.frames.overscan_sigma`)
+adds to the read-noise variance in the masters' noise model.
+
 Every master is written atomically as float32 data + UNCERT + MASK, with the
 kind, binning, filter, exposure, inputs and a provenance record in its header.
 """
@@ -35,7 +39,14 @@ from astropy.nddata import CCDData, StdDevUncertainty
 
 from ccdcal.io.fits import read_ccd, write_ccd
 from ccdcal.io.provenance import record_step
-from ccdcal.pipeline.frames import load_raw, raw_level, saturation_level
+from ccdcal.pipeline.frames import (
+    load_raw,
+    overscan_sigma,
+    prepare_raw,
+    raw_level,
+    read_raw,
+    saturation_level,
+)
 from ccdcal.pipeline.model import FrameRef, MasterSpec
 from ccdcal.pipeline.noise import bias_sigma, dark_sigma, flat_sigma, kept_counts
 from ccdcal.pipeline.options import ClipSettings
@@ -275,18 +286,33 @@ def _needs_preparation(frames: Sequence[FrameRef]) -> bool:
     return any(f.overscan or f.trim for f in frames)
 
 
-def _combine_raw(task: MasterTask, clip: ClipSettings, bias: CCDData | None = None) -> CCDData:
-    """Combine the task's raw frames (bias-subtracted first when the frames need preparing)."""
+def _with_overscan_noise(read_noise: float, overscan_var: float) -> float:
+    """Read noise (ADU) of a frame whose overscan level has variance ``overscan_var`` (ADU²)."""
+    return float(np.sqrt(read_noise**2 + overscan_var))
+
+
+def _combine_raw(
+    task: MasterTask, clip: ClipSettings, bias: CCDData | None = None
+) -> tuple[CCDData, float]:
+    """Combine the task's raw frames (bias-subtracted first when the frames need preparing).
+
+    Also returns the mean variance (ADU²) of the overscan levels subtracted
+    (0 without an overscan): it adds to each frame's read noise.
+    """
     from ccdcal.calibrate import subtract_bias
 
     frames = task.frames
+    overscan_var = 0.0
     if not _needs_preparation(frames):
         inputs: list[Any] = [f.path for f in frames]
     else:
-        inputs = [load_raw(f, dtype=np.float32) for f in frames]
-        if bias is not None:
-            bare = _strip_uncertainty(bias)
-            inputs = [subtract_bias(c, bare, add_keyword=False) for c in inputs]
+        inputs = []
+        bare = _strip_uncertainty(bias) if bias is not None else None
+        for f in frames:
+            raw = read_raw(f, dtype=np.float32)
+            overscan_var += overscan_sigma(f, raw) ** 2 / len(frames)
+            ccd = prepare_raw(f, raw)
+            inputs.append(subtract_bias(ccd, bare, add_keyword=False) if bare is not None else ccd)
     combined = combine_frames(
         inputs, clip, mem_limit=task.options.mem_limit, threads=task.threads, rejection_map=True
     )
@@ -299,15 +325,16 @@ def _combine_raw(task: MasterTask, clip: ClipSettings, bias: CCDData | None = No
             _strip_uncertainty(combined), _strip_uncertainty(bias), add_keyword=False
         )
         combined.flags = flags
-    return combined
+    return combined, overscan_var
 
 
 def _build_bias(task: MasterTask) -> TaskResult:
-    combined = _combine_raw(task, task.options.bias_combine)
+    combined, overscan_var = _combine_raw(task, task.options.bias_combine)
     estimate = _read_noise_estimate(task.frames)
     _, rn, notes = _noise(task, estimate)
     kept = _kept(len(task.frames), combined)
-    master = _with_sigma(combined, bias_sigma(kept, read_noise=rn))
+    sigma = bias_sigma(kept, read_noise=_with_overscan_noise(rn, overscan_var))
+    master = _with_sigma(combined, sigma)
     quality = {
         "read_noise_adu": estimate if estimate is not None else rn,
         "read_noise_header_adu": rn,
@@ -322,10 +349,11 @@ def _build_bias(task: MasterTask) -> TaskResult:
 
 def _build_dark(task: MasterTask) -> TaskResult:
     bias = _load_master(task.uses["bias"])
-    combined = _combine_raw(task, task.options.dark_combine, bias)
+    combined, overscan_var = _combine_raw(task, task.options.dark_combine, bias)
     gain, rn, notes = _noise(task)
     kept = _kept(len(task.frames), combined)
     bias_sig = _sigma_of(bias)
+    rn = _with_overscan_noise(rn, overscan_var)
     sigma = dark_sigma(combined.data, kept, gain=gain, read_noise=rn, bias_sigma=bias_sig)
     master = _with_sigma(combined, sigma)
     master.meta["EXPTIME"] = float(task.spec.exptime or 0.0)
@@ -375,16 +403,18 @@ def _flat_check_raw(frame: FrameRef, raw: CCDData, task: MasterTask) -> str | No
 
 def _prepare_flat(
     frame: FrameRef, task: MasterTask, bias: CCDData, dark: CCDData | None
-) -> tuple[CCDData | None, float, str | None]:
-    """(bias- and scaled-dark-subtracted flat, its median, reason to reject).
+) -> tuple[CCDData | None, float, str | None, float]:
+    """(bias- and scaled-dark-subtracted flat, its median, reason to reject, overscan variance).
 
     Plain float32 arithmetic: the flat's own uncertainty is not needed (the
     master's comes from the noise model) and nothing is logged per flat.
     """
-    raw = load_raw(frame)
-    reason = _flat_check_raw(frame, raw, task)
+    raw = read_raw(frame)
+    reason = _flat_check_raw(frame, raw, task)  # on the values the camera wrote
     if reason:
-        return None, float("nan"), reason
+        return None, float("nan"), reason, 0.0
+    overscan_var = overscan_sigma(frame, raw) ** 2
+    raw = prepare_raw(frame, raw)
     if raw.shape != bias.shape:
         raise ValueError(f"{frame.path}: shape {raw.shape} is not the master bias's {bias.shape}")
     data = np.asarray(raw.data, dtype=np.float32)  # a new array: raw data stay untouched
@@ -405,8 +435,9 @@ def _prepare_flat(
                 f"too faint: median {level:.0f} ADU after bias and dark is below "
                 f"{task.options.flat_min_level:g} ADU"
             ),
+            overscan_var,
         )
-    return CCDData(data, unit=raw.unit, meta=raw.meta, mask=mask), level, None
+    return CCDData(data, unit=raw.unit, meta=raw.meta, mask=mask), level, None, overscan_var
 
 
 def _or_masks(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -442,12 +473,14 @@ def _build_flat(task: MasterTask) -> TaskResult:
     levels: list[float] = []
     used: list[FrameRef] = []
     rejected: list[tuple[str, str]] = []
+    overscan_vars: list[float] = []
     for frame in task.frames:
-        ccd, level, reason = _prepare_flat(frame, task, bare_bias, bare_dark)
+        ccd, level, reason, overscan_var = _prepare_flat(frame, task, bare_bias, bare_dark)
         if ccd is None:
             rejected.append((frame.path, reason or "rejected"))
             log.info("flat %s rejected: %s", frame.path, reason)
             continue
+        overscan_vars.append(overscan_var)
         kept.append(ccd)
         levels.append(level)
         used.append(frame)
@@ -475,7 +508,7 @@ def _build_flat(task: MasterTask) -> TaskResult:
         levels=levels,
         dark_scales=[float(f.exptime or 0.0) / dark_t for f in used],
         gain=gain,
-        read_noise=rn,
+        read_noise=_with_overscan_noise(rn, float(np.mean(overscan_vars))),
         bias_sigma=_sigma_of(bias),
         dark_sigma=_sigma_of(dark) if dark is not None else None,
     )
@@ -533,14 +566,31 @@ def normalise_flat(flat: CCDData, *, floor: float, how: str = "mean") -> CCDData
 # ----------------------------------------------------------------------------- derived
 
 
+def _derive_factor(spec: MasterSpec, source: CCDData) -> tuple[int, int]:
+    """``(fx, fy)``: the derived master's binning over the source master's."""
+    factors = []
+    for want, key in ((spec.xbin, "XBINNING"), (spec.ybin, "YBINNING")):
+        have = int(source.meta.get(key, 1))
+        factor, rest = divmod(int(want), have)
+        if rest or factor < 1:
+            raise ValueError(
+                f"{spec.key}: binning {spec.binning} is not a whole multiple of the source "
+                f"master's ({key} = {have})"
+            )
+        factors.append(factor)
+    return factors[0], factors[1]
+
+
 def _build_derived(task: MasterTask) -> TaskResult:
     from ccdcal.calibrate import block_average
 
     source = _load_master(task.uses["source"])
     spec = task.spec
     sy, sx = source.shape
-    ny, nx = spec.shape or (sy, sx)
-    fy, fx = sy // ny, sx // nx
+    # the factor comes from the binnings: spec.shape is the raw frame's, overscan included,
+    # while the source master is trimmed
+    fx, fy = _derive_factor(spec, source)
+    ny, nx = sy // fy, sx // fx
     trimmed = source[: ny * fy, : nx * fx] if (ny * fy, nx * fx) != (sy, sx) else source
     binned = block_average(trimmed, (fy, fx))
     master = normalise_flat(

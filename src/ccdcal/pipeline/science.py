@@ -3,11 +3,14 @@
 The chain, for a raw frame ``R`` with master bias ``B``, master dark ``K``
 (exposure ``t_K``) and normalised master flat ``F``:
 
-1. read ``R`` read-only (overscan subtracted and trimmed when the profile
-   says so) and mask the pixels at or above the saturation level;
+1. read ``R`` read-only, mask the pixels at or above the saturation level
+   (in the values the camera wrote), then subtract the overscan and trim
+   when the profile says so;
 2. uncertainty from the noise model on the bias-subtracted signal
    ``S = R - B`` (``create_deviation``): ``σ² = (g·max(S, 0) + RN²) / g²`` in ADU,
-   so the bias level itself adds no Poisson noise;
+   so the bias level itself adds no Poisson noise; with an overscan, plus the
+   variance of the overscan level subtracted (measured on the frame, see
+   :func:`~ccdcal.pipeline.frames.overscan_sigma`);
 3. ``subtract_bias``: ``R - B``, the master's uncertainty added in quadrature;
 4. ``subtract_dark`` scaled by EXPTIME: ``- (t/t_K)·K``;
 5. ``flat_correct`` with the normalised flat (``norm_value=1``, so the flat
@@ -32,7 +35,7 @@ from astropy.nddata import CCDData, StdDevUncertainty
 
 from ccdcal.io.fits import read_ccd, write_ccd
 from ccdcal.io.provenance import record_step
-from ccdcal.pipeline.frames import load_raw, saturation_level
+from ccdcal.pipeline.frames import overscan_sigma, prepare_raw, read_raw, saturation_level
 from ccdcal.pipeline.model import FrameRef
 from ccdcal.pipeline.state import file_identity
 from ccdcal.pipeline.tasks import ScienceTask, TaskResult
@@ -100,22 +103,41 @@ def _load_masters(task: ScienceTask) -> dict[str, CCDData]:
     return {kind: _cached_master(use.path, use.checksum) for kind, use in task.uses.items()}
 
 
+def _read_frame(task: ScienceTask) -> tuple[CCDData, float | None, int, float]:
+    """The raw frame, saturated pixels masked, then overscan-subtracted and trimmed.
+
+    Saturation is tested on the values the camera wrote, before the overscan
+    level is subtracted; the mask is trimmed with the data.  Returns the
+    frame, the saturation level, the number of saturated pixels kept and the
+    σ of the overscan level (0 without an overscan).
+    """
+    frame = task.spec.frame
+    raw = read_raw(frame)
+    sat = saturation_level(frame, raw)
+    if task.options.mask_saturated and sat is not None:
+        saturated = np.asarray(raw.data) >= sat
+        raw.mask = saturated if raw.mask is None else np.asarray(raw.mask, bool) | saturated
+    overscan_sig = overscan_sigma(frame, raw)
+    ccd = prepare_raw(frame, raw)
+    n_sat = 0 if ccd.mask is None else int(np.count_nonzero(ccd.mask))
+    return ccd, sat, n_sat, overscan_sig
+
+
 def _uncertain_raw(
-    task: ScienceTask, raw: CCDData, bias: CCDData | None
+    task: ScienceTask,
+    raw: CCDData,
+    bias: CCDData | None,
+    sat: float | None,
+    n_sat: int,
+    overscan_sig: float,
 ) -> tuple[CCDData, dict[str, Any]]:
-    """The raw frame as float32 with its saturation mask and noise-model uncertainty."""
+    """The prepared frame as float32 with its mask and noise-model uncertainty."""
     from ccdcal.calibrate import create_deviation
 
     frame = task.spec.frame
     opts = task.options
     data = np.asarray(raw.data, dtype=np.float32)
     mask = np.zeros(data.shape, dtype=bool) if raw.mask is None else np.asarray(raw.mask, bool)
-    sat = saturation_level(frame, raw)
-    n_sat = 0
-    if opts.mask_saturated and sat is not None:
-        saturated = np.asarray(raw.data) >= sat
-        n_sat = int(np.count_nonzero(saturated))
-        mask = mask | saturated
     gain, rn, notes = noise_parameters(
         frame, read_noise_adu=task.read_noise_adu, default_gain=opts.default_gain
     )
@@ -128,12 +150,15 @@ def _uncertain_raw(
         add_keyword=False,
     )
     sigma = np.asarray(dev.uncertainty.array, dtype=np.float32)
+    if overscan_sig > 0:
+        sigma = np.sqrt(np.square(sigma) + np.float32(overscan_sig) ** 2, dtype=np.float32)
     ccd = CCDData(data, unit=u.adu, meta=raw.meta, mask=mask, uncertainty=StdDevUncertainty(sigma))
     params = {
         "gain": gain,
         "read_noise": rn,
         "saturation": sat,
         "saturated_pixels": n_sat,
+        "overscan_sigma": overscan_sig,
         "noise_notes": notes,
     }
     return ccd, params
@@ -146,8 +171,8 @@ def calibrate_frame(task: ScienceTask) -> TaskResult:
     spec = task.spec
     frame = spec.frame
     masters = _load_masters(task)
-    raw = load_raw(frame)
-    ccd, params = _uncertain_raw(task, raw, masters.get("bias"))
+    raw, sat, n_sat, overscan_sig = _read_frame(task)
+    ccd, params = _uncertain_raw(task, raw, masters.get("bias"), sat, n_sat, overscan_sig)
     _log_step(ccd, "create_deviation", {"ccd_data": ccd}, params, None)
     # the steps record themselves here, naming each master by its file (the
     # calibrate_science record below has the files' SHA-256): no re-hashing of

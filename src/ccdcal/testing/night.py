@@ -24,6 +24,11 @@ beam: B, V, R or I), ``EXPTIME``, ``DATE-OBS`` (ISO), ``XBINNING``/``YBINNING``,
 BZERO 32768) with **no** ``BUNIT``, as the camera writes them. The QSI 532
 reads 2184 x 1472 pixels (numpy shape ``(1472, 2184)``); binned 2 x 2, 1092 x 736.
 
+With ``overscan=n`` (not the real camera: it has no overscan) every frame gets
+``n // binning`` overscan columns on the right and IRAF-style ``BIASSEC`` and
+``TRIMSEC`` cards (1-based, in the frame's binned pixels), and the bias level
+drifts from frame to frame in the image area and the overscan alike.
+
 The truth model (what is simulated, and what ``NightTruth`` holds) is
 described in :mod:`ccdcal.testing.night_truth`.
 
@@ -55,6 +60,8 @@ from astropy.io import fits
 from ccdcal.errors import InvalidParameterError, OutputExistsError
 from ccdcal.io.atomic import atomic_path
 from ccdcal.testing.night_truth import (
+    BIAS_DRIFT,
+    BIAS_JITTER,
     BINNINGS,
     CR_RATE,
     QSI532_SHAPE,
@@ -65,6 +72,7 @@ from ccdcal.testing.night_truth import (
     load_truth,
     make_static_truth,
     simulate_frame,
+    simulate_overscan,
 )
 
 __all__ = [
@@ -174,7 +182,7 @@ def _plan_night(
 def _plan_flats(
     plan: _Plan, start: _dt.datetime, name: str, n: int, *, rising: bool, bad: str
 ) -> None:
-    levels = list(np.linspace(30000.0, 16000.0, n)) if n > 1 else [25000.0]
+    levels = list(np.linspace(30000.0, 16000.0, n)) if n > 1 else [25000.0] * n
     if rising:
         levels.reverse()
     flags: list[tuple[str, ...]] = [()] * n
@@ -229,6 +237,11 @@ def _header(
     header["RDNOISE"] = (truth.read_noise, "[e-] read noise")
     header["CCD-TEMP"] = (round(SET_TEMP + rng.normal(0.0, 0.15), 2), "[C] CCD temperature")
     header["SET-TEMP"] = (SET_TEMP, "[C] CCD set point")
+    columns = truth.overscan_columns(frame.binning)
+    if columns:
+        ny, nx = truth.shape[0] // frame.binning, truth.shape[1] // frame.binning
+        header["BIASSEC"] = (f"[{nx + 1}:{nx + columns},1:{ny}]", "overscan region")
+        header["TRIMSEC"] = (f"[1:{nx},1:{ny}]", "image area to keep")
     if frame.kind == "science":
         header["RA"] = ("08:51:18.0", "target right ascension (J2000)")
         header["DEC"] = ("+11:48:00", "target declination (J2000)")
@@ -240,6 +253,25 @@ def _write_raw(path: Path, data: np.ndarray, header: fits.Header) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, overwrite=True) as tmp:
         fits.PrimaryHDU(data, header).writeto(tmp)
+
+
+def _check_overscan(overscan: int) -> int:
+    if isinstance(overscan, bool) or not isinstance(overscan, int | np.integer):
+        raise InvalidParameterError(f"overscan must be a whole number of columns, got {overscan!r}")
+    if overscan < 0 or overscan % max(BINNINGS):
+        raise InvalidParameterError(
+            f"overscan must be 0 or a positive multiple of {max(BINNINGS)} (so that every "
+            f"binning gets whole columns), got {overscan!r}"
+        )
+    return int(overscan)
+
+
+def _draw_bias_offsets(frames: Sequence[FrameTruth], rng: np.random.Generator) -> None:
+    """Set each frame's ``bias_offset``: a drift through the night plus frame-to-frame jitter."""
+    start = min(_dt.datetime.fromisoformat(f.date_obs) for f in frames)
+    for frame in frames:
+        hours = (_dt.datetime.fromisoformat(frame.date_obs) - start).total_seconds() / 3600.0
+        frame.bias_offset = round(BIAS_DRIFT * hours + float(rng.normal(0.0, BIAS_JITTER)), 4)
 
 
 def _write_extras(raw_dir: Path, plan: _Plan, truth: NightTruth, junk: bool, corrupt: bool) -> None:
@@ -280,6 +312,7 @@ def make_night(
     corrupt_file: bool = False,
     cosmic_ray_rate: float = CR_RATE,
     first_run: int = 1200,
+    overscan: int = 0,
     overwrite: bool = False,
 ) -> NightTruth:
     """Write a synthetic pt5m-like night under ``directory`` and return its truth.
@@ -321,6 +354,12 @@ def make_night(
         cosmic rays into a tiny test night).
     first_run : int
         Run number of the first frame (``r0001200.fits``).
+    overscan : int
+        Overscan columns per unbinned pixel width, a multiple of 2 (0: none,
+        as the real camera). A frame binned b x b gets ``overscan // b``
+        columns and ``BIASSEC``/``TRIMSEC`` cards, and the bias level of every
+        frame drifts (``FrameTruth.bias_offset``); the truth stays on the
+        trimmed image area.
     overwrite : bool
         Allow writing into a ``directory`` that already holds a night.
 
@@ -349,7 +388,9 @@ def make_night(
     if not filters:
         raise InvalidParameterError("filters must name at least one filter")
     frame_shape = _frame_shape(size_factor, shape)
-    static_seq, plan_seq, frames_seq = np.random.SeedSequence(seed).spawn(3)
+    overscan = _check_overscan(overscan)
+    # a fourth stream for the overscan: the first three (and so nights without one) are unchanged
+    static_seq, plan_seq, frames_seq, overscan_seq = np.random.SeedSequence(seed).spawn(4)
     truth = make_static_truth(frame_shape, filters, np.random.default_rng(static_seq))
     plan = _Plan(target=target, night=_dt.date.fromisoformat(night))
     _plan_night(
@@ -367,9 +408,15 @@ def make_night(
     _number(plan, first_run)
     truth.frames = plan.frames
     truth.raw_dir = raw_dir.resolve()
+    truth.overscan = overscan
+    over_rng = np.random.default_rng(overscan_seq)
+    if overscan:
+        _draw_bias_offsets(truth.frames, over_rng)
     for frame, seq in zip(truth.frames, frames_seq.spawn(len(truth.frames)), strict=True):
         rng = np.random.default_rng(seq)
         data, crs = simulate_frame(truth, frame, rng, cosmic_ray_rate=cosmic_ray_rate)
+        if overscan:
+            data = np.hstack([data, simulate_overscan(truth, frame, over_rng)])
         _write_raw(raw_dir / frame.path, data, _header(truth, frame, target, rng))
         if crs is not None:
             truth.cosmic_rays[frame.path] = crs

@@ -40,6 +40,14 @@ Truth model (all numbers in ``NightTruth``; unbinned pixel = "1x1 pixel")
   gives the noise-free value (without cosmic rays).
 * Cosmic rays hit darks and science frames (about 4 per minute on the whole
   chip, short tracks); ``cosmic_rays[path]`` marks the pixels they hit.
+* Overscan (only when ``overscan > 0``; the real QSI 532 has none): every
+  frame has ``overscan // binning`` more columns on the right, holding
+  :meth:`NightTruth.overscan_level` (the median of each row of the bias minus
+  ``OVERSCAN_STEP``) plus read noise, no light, dark or cosmic rays. The bias
+  level then drifts: each frame's ``bias_offset`` (``BIAS_DRIFT`` ADU per hour
+  since the first frame, plus ``BIAS_JITTER`` ADU RMS from frame to frame) is
+  added to the image area and the overscan alike, so that only an overscan
+  subtraction removes it. ``bias[b]`` is the image-area bias without it.
 
 Examples
 --------
@@ -71,6 +79,8 @@ from ccdcal.errors import InvalidParameterError
 from ccdcal.io.atomic import atomic_path, atomic_write_text
 
 __all__ = [
+    "BIAS_DRIFT",
+    "BIAS_JITTER",
     "BINNINGS",
     "CR_RATE",
     "GAIN",
@@ -83,6 +93,7 @@ __all__ = [
     "load_truth",
     "make_static_truth",
     "simulate_frame",
+    "simulate_overscan",
 ]
 
 #: Unbinned QSI 532 frame, numpy order (rows, columns) = (NAXIS2, NAXIS1).
@@ -95,6 +106,12 @@ TRUTH_DIR = "truth"
 TRUTH_NAME = "night_truth"
 #: Cosmic rays per second on the whole QSI 532 chip (~4 a minute at 2400 m).
 CR_RATE = 0.07
+#: With an overscan: drift of the bias level through the night (ADU per hour) and
+#: its frame-to-frame jitter (ADU RMS); a few times RN/sqrt(5) over a night.
+BIAS_DRIFT = 3.0
+BIAS_JITTER = 2.0
+#: The overscan sits this many ADU below the median of each row of the image-area bias.
+OVERSCAN_STEP = 3.0
 
 FrameKind = Literal["bias", "dark", "flat", "science"]
 _COLOUR = {"B": 0.7, "V": 1.0, "R": 1.25, "I": 1.4}  # star flux relative to V
@@ -117,6 +134,7 @@ class FrameTruth:
     offset: tuple[float, float] = (0.0, 0.0)  # science: dither (rows, columns), 1x1 pixels
     transparency: float = 1.0
     flags: tuple[str, ...] = ()  # 'saturated', 'faint', 'corrupt'
+    bias_offset: float = 0.0  # ADU added to the bias (image and overscan) of this frame
 
 
 @dataclass
@@ -141,6 +159,7 @@ class NightTruth:
     signal: dict[str, np.ndarray] = field(default_factory=dict)
     cosmic_rays: dict[str, np.ndarray] = field(default_factory=dict)
     raw_dir: Path | None = None
+    overscan: int = 0  # overscan columns per unbinned pixel width (binned: overscan // b)
 
     @property
     def read_noise_adu(self) -> float:
@@ -150,6 +169,20 @@ class NightTruth:
     def dark_rate(self, binning: int) -> np.ndarray:
         """Dark current in ADU/s per pixel of ``binning`` (hot pixels included)."""
         return block_sum(self.dark_current, binning) / self.gain
+
+    def overscan_level(self, binning: int) -> np.ndarray:
+        """Noise-free overscan level of each row (ADU, shape ``(rows, 1)``), without offsets.
+
+        The median of each row of ``bias[binning]`` minus ``OVERSCAN_STEP``:
+        an overscan subtraction leaves the column pattern (and the step) for
+        the master bias to remove.
+        """
+        bias = np.asarray(self.bias[binning], dtype=np.float64)
+        return np.median(bias, axis=1, keepdims=True) - OVERSCAN_STEP
+
+    def overscan_columns(self, binning: int) -> int:
+        """Overscan columns of a frame of ``binning`` (0 without an overscan)."""
+        return self.overscan // binning
 
     def flat_for(self, filter_name: str, binning: int = 1) -> np.ndarray:
         """The normalised flat field of a filter, block-averaged to ``binning``."""
@@ -183,7 +216,8 @@ class NightTruth:
         if frame.kind in ("flat", "science"):
             flat = self.flat[frame.filter]
             electrons = electrons + self.light(frame) * flat * frame.exptime
-        return self.bias[frame.binning] + block_sum(electrons, frame.binning) / self.gain
+        light = block_sum(electrons, frame.binning) / self.gain
+        return self.bias[frame.binning] + frame.bias_offset + light
 
     def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write ``night_truth.json`` and ``night_truth.npz`` into ``directory``."""
@@ -208,11 +242,20 @@ class NightTruth:
             "binnings": sorted(self.bias),
             "filters": sorted(self.flat),
             "raw_dir": os.path.relpath(self.raw_dir, folder) if self.raw_dir else None,
-            "frames": [dataclasses.asdict(f) for f in self.frames],
+            "frames": [_frame_record(f) for f in self.frames],
         }
+        if self.overscan:  # written only when there is one: older truth files stay the same
+            scalars["overscan"] = self.overscan
         text = json.dumps(scalars, indent=1)
         atomic_write_text(folder / f"{TRUTH_NAME}.json", text, overwrite=overwrite)
         return folder / f"{TRUTH_NAME}.json"
+
+
+def _frame_record(frame: FrameTruth) -> dict[str, object]:
+    record = dataclasses.asdict(frame)
+    if not record["bias_offset"]:
+        del record["bias_offset"]
+    return record
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray], *, overwrite: bool) -> None:
@@ -266,6 +309,7 @@ def load_truth(path: str | os.PathLike[str]) -> NightTruth:
         signal={by_run[int(k[7:])]: v for k, v in arrays.items() if k.startswith("signal_")},
         cosmic_rays={by_run[int(k[3:])]: v for k, v in arrays.items() if k.startswith("cr_")},
         raw_dir=(folder / raw).resolve() if raw else None,
+        overscan=int(scalars.get("overscan", 0)),
     )
 
 
@@ -419,7 +463,8 @@ def simulate_frame(
     >>> raw.dtype, raw.shape, crs
     (dtype('uint16'), (4, 4), None)
     """
-    expected_e = (truth.expected(frame) - truth.bias[frame.binning]) * truth.gain
+    bias = truth.bias[frame.binning] + frame.bias_offset
+    expected_e = (truth.expected(frame) - bias) * truth.gain
     electrons = rng.poisson(np.clip(expected_e, 0.0, None)).astype(np.float64)
     crs = None
     if frame.kind in ("dark", "science") and frame.exptime > 0:
@@ -428,9 +473,31 @@ def simulate_frame(
         deposit = block_sum(hits, frame.binning)
         electrons += deposit
         crs = deposit > 3.0 * truth.read_noise
-    adu = truth.bias[frame.binning] + electrons / truth.gain
+    adu = bias + electrons / truth.gain
     adu += rng.normal(0.0, truth.read_noise_adu, adu.shape)
     return np.clip(np.round(adu), 0, truth.saturation).astype(np.uint16), crs
+
+
+def simulate_overscan(truth: NightTruth, frame: FrameTruth, rng: np.random.Generator) -> np.ndarray:
+    """The overscan columns of one raw realisation of ``frame`` (uint16; 0 columns without).
+
+    Bias level of each row plus the frame's ``bias_offset`` and read noise.
+
+    >>> rng = np.random.default_rng(0)
+    >>> truth = make_static_truth((8, 8), ("V",), rng)
+    >>> truth.overscan = 4
+    >>> bias = FrameTruth("b.fits", "bias", 2, "V", 0.0, "2025-06-24T19:30:00", 1,
+    ...                   bias_offset=50.0)
+    >>> over = simulate_overscan(truth, bias, rng)
+    >>> over.dtype, over.shape
+    (dtype('uint16'), (4, 2))
+    >>> bool(abs(over.mean() - truth.overscan_level(2).mean() - 50.0) < 15)
+    True
+    """
+    level = truth.overscan_level(frame.binning) + frame.bias_offset
+    columns = truth.overscan_columns(frame.binning)
+    adu = level + rng.normal(0.0, truth.read_noise_adu, (level.shape[0], columns))
+    return np.clip(np.round(adu), 0, truth.saturation).astype(np.uint16)
 
 
 def make_static_truth(
