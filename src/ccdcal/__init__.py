@@ -175,7 +175,7 @@ if TYPE_CHECKING:  # what static type checkers see: the same names, imported eag
         subtract_overscan,
         trim_image,
     )
-    from ccdcal.collection import (  # type: ignore[no-redef]  # classify: the function
+    from ccdcal.collection import (
         FrameInfo,
         ImageFileCollection,
         InstrumentProfile,

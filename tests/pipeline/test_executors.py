@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +46,7 @@ def test_process_pool_runs_elsewhere_and_gives_the_same_values() -> None:
 
 @pytest.mark.slow
 def test_caller_works_alongside_the_workers() -> None:
-    with ProcessExecutor(max_workers=1) as ex:
+    with ProcessExecutor(max_workers=1, use_caller=True) as ex:
         assert ex.concurrency == 2
         first = list(ex.map(square_and_pid, range(4)))  # the worker is not up yet
         while ex._ready_workers() < 1:
@@ -56,7 +59,7 @@ def test_caller_works_alongside_the_workers() -> None:
 
 
 def test_process_executor_with_no_workers_runs_in_the_caller() -> None:
-    ex = ProcessExecutor(max_workers=0)
+    ex = ProcessExecutor(max_workers=0, use_caller=True)
     assert [r for r, _ in ex.map(square_and_pid, [3])] == [9]
     assert ex._pool is None
 
@@ -71,7 +74,7 @@ def test_make_executor_by_name_and_object() -> None:
     assert isinstance(make_executor("serial"), SerialExecutor)
     proc = make_executor("process", jobs=3)
     assert isinstance(proc, ProcessExecutor)
-    assert (proc.max_workers, proc.concurrency) == (2, 3)
+    assert (proc.max_workers, proc.concurrency) == (3, 3)
     mine = SerialExecutor()
     assert make_executor(mine) is mine
     assert isinstance(make_executor(None, jobs=1), SerialExecutor)
@@ -107,12 +110,45 @@ def test_dask_executor_plugs_into_the_seam() -> None:
     assert [r for r, _ in results] == [0, 1, 4, 9, 16, 25]
 
 
-def test_auto_takes_processes_only_for_big_nights() -> None:
-    from ccdcal.pipeline.executors import AUTO_PROCESS_BYTES
+def test_default_is_a_process_pool_over_every_core_and_serial_for_one_job() -> None:
+    default = make_executor(None, jobs=2)
+    assert isinstance(default, ProcessExecutor)
+    assert default.max_workers == 2
+    assert not default.use_caller
+    assert isinstance(make_executor(None, jobs=1), SerialExecutor)
 
-    small = make_executor("auto", jobs=2, work_bytes=AUTO_PROCESS_BYTES // 2)
-    big = make_executor("auto", jobs=2, work_bytes=AUTO_PROCESS_BYTES * 2)
-    assert isinstance(small, SerialExecutor)
-    assert isinstance(big, ProcessExecutor)
-    assert isinstance(make_executor(None, jobs=2), ProcessExecutor)  # size unknown
-    assert isinstance(make_executor("auto", jobs=1, work_bytes=2**40), SerialExecutor)
+
+_START_METHOD_SCRIPT = """
+import os, sys, threading, time
+from ccdcal.pipeline.executors import ProcessExecutor
+
+def pid(x):
+    return x, os.getpid()
+
+if __name__ == "__main__":
+    if sys.argv[1] == "thread":
+        stop = threading.Event()
+        threading.Thread(target=stop.wait, daemon=True).start()
+    with ProcessExecutor(max_workers=2) as ex:
+        ex.start()
+        method = ex.method
+        out = sorted(ex.map(pid, range(6)))
+    assert [x for x, _ in out] == list(range(6)), out
+    assert os.getpid() not in {p for _, p in out}
+    print(method)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="fork exists on POSIX only")
+@pytest.mark.parametrize(("threads", "expected"), [("alone", "fork"), ("thread", "forkserver")])
+def test_workers_are_forked_only_from_a_single_threaded_process(
+    tmp_path: Path, threads: str, expected: str
+) -> None:
+    script = tmp_path / "pool.py"
+    script.write_text(_START_METHOD_SCRIPT)
+    run = subprocess.run(
+        [sys.executable, str(script), threads], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-1] == expected

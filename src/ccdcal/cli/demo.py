@@ -40,7 +40,10 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
-        "--executor", choices=("auto", "process", "thread", "serial"), default="auto"
+        "--executor",
+        choices=("process", "thread", "serial"),
+        default="process",
+        help="where tasks run: worker processes (default), threads, or this process alone",
     )
     parser.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N",
@@ -78,6 +81,12 @@ def _truth_table(report: Any) -> Table:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run the demo; exit 0 when every frame matches the truth, 3 otherwise."""
+    from ccdcal.pipeline.executors import make_executor, start_executor
+
+    # the workers start while the night is written (this process is single-threaded here)
+    executor = make_executor(args.executor, jobs=args.jobs)
+    start_executor(executor)
+
     from ccdcal.cli.main import EXIT_OK, EXIT_PARTIAL
     from ccdcal.pipeline.demo import run_demo
     from ccdcal.report.terminal import StageProgress, run_renderables
@@ -89,7 +98,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             args.directory,
             seed=args.seed,
             size_factor=args.size_factor,
-            executor=args.executor,
+            executor=executor,
             jobs=args.jobs,
         )
     else:
@@ -98,7 +107,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 args.directory,
                 seed=args.seed,
                 size_factor=args.size_factor,
-                executor=args.executor,
+                executor=executor,
                 jobs=args.jobs,
                 progress=progress,
             )

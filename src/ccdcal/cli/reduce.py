@@ -38,10 +38,10 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--executor",
-        choices=("auto", "process", "thread", "serial"),
-        default="auto",
-        help="where tasks run: worker processes, threads, or one after the other; 'auto' "
-        "(default) takes processes for nights over 256 MiB of raw data",
+        choices=("process", "thread", "serial"),
+        default="process",
+        help="where tasks run: a pool of worker processes (default), threads, or one after "
+        "the other in this process (also what --jobs 1 means)",
     )
     parser.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N",
@@ -58,17 +58,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Plan and run the night; print progress and a summary."""
-    from ccdcal.pipeline import make_executor, run_plan
-    from ccdcal.pipeline.executors import start_executor
+    from ccdcal.pipeline.executors import make_executor, start_executor
+
+    # first, while this process runs a single thread: the workers start (and
+    # import what the tasks need) while the night is planned
+    executor = make_executor(args.executor, jobs=args.jobs)
+    start_executor(executor)
+
+    from ccdcal.pipeline import run_plan
     from ccdcal.report.terminal import StageProgress, plan_renderables, run_renderables
 
     out_dir = Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     quiet = args.quiet
-    executor: Any = args.executor
-    if executor != "auto":
-        executor = make_executor(executor, jobs=args.jobs)
-        start_executor(executor)  # workers come up while the night is planned
     if not quiet:
         console.print(f"Planning {', '.join(args.raw_dirs)} ...")
     plan = make_plan(args, out_dir)

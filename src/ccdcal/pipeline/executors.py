@@ -7,13 +7,13 @@ runs one stage: ``executor.map(fn, tasks)`` returns an iterator over
 ``fn(task)`` for every task, **in completion order** (each result names its
 task, so order never matters to the caller).
 
-Two executors ship with ccdcal:
+The executors that ship with ccdcal:
 
+* :class:`ProcessExecutor` (the default) runs them in a pool of worker
+  processes, one per core;
 * :class:`SerialExecutor` runs the tasks one after the other in this process
-  (simple, easy to debug, used by the tests);
-* :class:`ProcessExecutor` runs them in a pool of worker processes (all cores
-  by default), started with ``forkserver`` (``spawn`` where that is missing)
-  so that no lock or thread state leaks into the workers.
+  (simple, easy to debug, used by the tests; ``jobs=1``);
+* :class:`ThreadExecutor` and :class:`DaskExecutor` (a cluster).
 
 Anything with the same ``map`` method can be passed to
 :func:`ccdcal.pipeline.run_plan`; a Dask executor is ``client.submit`` for
@@ -45,7 +45,6 @@ from typing import Any, Literal, Protocol, Self, TypeVar, runtime_checkable
 from ccdcal.errors import InvalidParameterError
 
 __all__ = [
-    "AUTO_PROCESS_BYTES",
     "DaskExecutor",
     "Executor",
     "ExecutorName",
@@ -62,14 +61,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 #: The executors :func:`make_executor` knows by name.
-ExecutorName = Literal["auto", "serial", "thread", "process"]
-
-#: Raw data (bytes) above which ``'auto'`` runs a night in worker processes.
-#: Measured on 2 cores: a worker takes ~1.5 s of CPU to start and a second
-#: copy of the interpreter in memory, while the combinations already use every
-#: core from one process; a 160 MiB night (40 full frames) ran in 5.1 s
-#: serially and 6.2 s with the pool, a 350 MiB night faster with the pool.
-AUTO_PROCESS_BYTES = 256 * 2**20
+ExecutorName = Literal["serial", "thread", "process"]
 
 
 @runtime_checkable
@@ -153,23 +145,28 @@ def _warm_up() -> int:
 
 
 class ProcessExecutor(_ExecutorBase):
-    """Run tasks in worker processes, with the calling process working too.
+    """Run tasks in a pool of worker processes (one per core by default).
 
-    The pool starts on first use (or at :meth:`start`) and is reused by every
+    The pool starts at :meth:`start` (or on first use) and is reused by every
     stage of a run; use the executor as a context manager (or call
-    :meth:`shutdown`) to stop it.  By default the calling process takes tasks
-    as well (``use_caller``), so that ``cpu_count() - 1`` workers keep every
-    core busy, and no core idles while a worker starts (a fresh interpreter
-    importing astropy and loading the compiled kernels takes a second or
-    two).  Where a task runs never changes its result.
+    :meth:`shutdown`) to stop it.  Each worker imports what the tasks need
+    and loads the compiled kernels once, as it starts, while the caller
+    plans the night.  Workers are forked when this process runs a single
+    thread (milliseconds each, nothing to re-import), otherwise started by a
+    fork server (``spawn`` where that is missing), so that no lock held by
+    another thread leaks into them.  Where a task runs never changes its
+    result.
 
     Parameters
     ----------
     max_workers : int, optional
-        Number of worker processes; default: one per core, minus the caller's
-        when ``use_caller``.
+        Number of worker processes; default: one per core (minus the
+        caller's with ``use_caller``).
     use_caller : bool, optional
-        The calling process runs tasks too (default True).
+        The calling process runs tasks too (default False: it keeps the
+        books, records the library and draws the progress).
+    start_method : {'fork', 'forkserver', 'spawn'}, optional
+        Force a :mod:`multiprocessing` start method (default: as above).
 
     Examples
     --------
@@ -180,7 +177,13 @@ class ProcessExecutor(_ExecutorBase):
 
     name = "process"
 
-    def __init__(self, *, max_workers: int | None = None, use_caller: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        max_workers: int | None = None,
+        use_caller: bool = False,
+        start_method: str | None = None,
+    ) -> None:
         if max_workers is not None and max_workers < 0:
             raise InvalidParameterError(
                 f"max_workers must be a number of processes >= 0, got {max_workers}"
@@ -193,27 +196,50 @@ class ProcessExecutor(_ExecutorBase):
         default = cores - 1 if use_caller else cores
         self.max_workers = default if max_workers is None else max_workers
         self.use_caller = use_caller
+        self.start_method = start_method
+        self._method = ""
         self._pool: cf.ProcessPoolExecutor | None = None
         self._warm: list[cf.Future[int]] | None = None
+
+    @property
+    def method(self) -> str:
+        """The start method of the running pool (``''`` before it starts)."""
+        return self._method
 
     @property
     def concurrency(self) -> int:
         """How many tasks run at once: the workers, plus the caller."""
         return self.max_workers + (1 if self.use_caller else 0)
 
+    def _context(self) -> multiprocessing.context.BaseContext:
+        method = self.start_method
+        if method is None:
+            # fork is cheapest (a worker starts in milliseconds with what this process
+            # has imported) but only safe while this process runs a single thread
+            alone = threading.active_count() == 1
+            method = "fork" if alone and "fork" in multiprocessing.get_all_start_methods() else None
+        ctx = multiprocessing.get_context(method or _start_method())
+        if ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload(list(PRELOAD))
+        return ctx
+
     def _get_pool(self) -> cf.ProcessPoolExecutor | None:
         if self._pool is None and self.max_workers > 0:
-            ctx = multiprocessing.get_context(_start_method())
-            if ctx.get_start_method() == "forkserver":
-                ctx.set_forkserver_preload(list(PRELOAD))
-            log.debug("starting %d worker processes (%s)", self.max_workers, ctx.get_start_method())
+            ctx = self._context()
+            self._method = ctx.get_start_method()
+            log.debug("starting %d worker processes (%s)", self.max_workers, self._method)
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.max_workers, mp_context=ctx, initializer=_worker_init
             )
         return self._pool
 
     def start(self) -> None:
-        """Start the workers now, in a background thread (the caller goes on meanwhile)."""
+        """Start the workers now; they import what tasks need while the caller goes on.
+
+        With ``fork`` the workers are forked here, before any thread of this
+        process exists; with ``forkserver`` or ``spawn`` they are started from
+        a background thread (the fork server first imports the modules).
+        """
         if self._warm is not None:
             return
         warm: list[cf.Future[int]] = []
@@ -229,7 +255,10 @@ class ProcessExecutor(_ExecutorBase):
             except RuntimeError:  # shut down before the workers came up
                 pass
 
-        threading.Thread(target=spawn, name="ccdcal-pool-start", daemon=True).start()
+        if self._method == "fork":
+            spawn()
+        else:
+            threading.Thread(target=spawn, name="ccdcal-pool-start", daemon=True).start()
 
     def _ready_workers(self) -> int:
         return sum(1 for f in list(self._warm or ()) if f.done())
@@ -385,37 +414,32 @@ def make_executor(
     spec: ExecutorName | Executor | None = None,
     *,
     jobs: int | None = None,
-    work_bytes: int | None = None,
 ) -> Executor:
-    """An executor from a name (``'auto'``, ``'serial'``, ``'thread'``, ``'process'``) or object.
+    """An executor from a name (``'process'``, ``'thread'``, ``'serial'``) or an object.
 
-    ``jobs`` is how many tasks run at once (default: one per core): a
-    process executor gets ``jobs - 1`` workers plus the caller.  ``'auto'``
-    (also ``None``) is ``'process'`` when more than one job can run and the
-    night holds more than :data:`AUTO_PROCESS_BYTES` of raw data
-    (``work_bytes``; unknown counts as big), else ``'serial'`` -- whose
-    combinations still use every core.
+    ``jobs`` is how many tasks run at once (default: one per core).  The
+    default (``None`` or ``'process'``) is a pool of ``jobs`` worker
+    processes, or this process alone (``'serial'``) when ``jobs`` is 1.
 
     >>> make_executor("process", jobs=3)
-    ProcessExecutor(max_workers=2, use_caller=True)
+    ProcessExecutor(max_workers=3, use_caller=False)
     >>> make_executor("thread", jobs=2)
     ThreadExecutor(max_workers=2)
-    >>> make_executor("auto", jobs=2, work_bytes=10 * 2**20)
+    >>> make_executor(None, jobs=1)
     SerialExecutor()
     """
     if jobs is not None and jobs < 1:
         raise InvalidParameterError(f"jobs must be at least 1, got {jobs}")
     n = jobs or os.cpu_count() or 1
-    if spec is None or spec == "auto":
-        big = work_bytes is None or work_bytes > AUTO_PROCESS_BYTES
-        spec = "process" if n > 1 and big else "serial"
+    if spec is None:
+        spec = "process" if n > 1 else "serial"
     if isinstance(spec, str):
         if spec == "serial":
             return SerialExecutor()
         if spec == "thread":
             return ThreadExecutor(max_workers=n)
         if spec == "process":
-            return ProcessExecutor(max_workers=n - 1)
+            return ProcessExecutor(max_workers=n)
         raise InvalidParameterError(
             f"unknown executor {spec!r}; use 'serial', 'thread', 'process' or an object with "
             "a map() method"

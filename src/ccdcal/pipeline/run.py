@@ -361,16 +361,6 @@ def _prepare_out_dir(plan: Plan, out_dir: str | os.PathLike[str] | None) -> Path
     return path
 
 
-def plan_bytes(plan: Plan) -> int:
-    """Bytes of raw data the plan's masters and science frames read."""
-    used = {p for m in plan.masters for p in m.inputs} | {s.path for s in plan.science}
-    total = 0
-    for path in used:
-        with contextlib.suppress(OSError):
-            total += os.stat(path).st_size
-    return total
-
-
 def run_plan(
     plan: Plan,
     *,
@@ -390,10 +380,10 @@ def run_plan(
         From :func:`ccdcal.pipeline.plan_night`.
     out_dir : path, optional
         Output directory (default: the plan's).
-    executor : {'auto', 'serial', 'thread', 'process'} or Executor, optional
-        Where tasks run. Default ``'auto'``: worker processes over all cores
-        for a night of more than ``AUTO_PROCESS_BYTES`` of raw data, this
-        process otherwise (see :func:`~ccdcal.pipeline.executors.make_executor`).
+    executor : {'process', 'thread', 'serial'} or Executor, optional
+        Where tasks run. Default ``'process'``: a pool of worker processes,
+        one per core (this process alone when ``jobs=1``; see
+        :func:`~ccdcal.pipeline.executors.make_executor`).
     jobs : int, optional
         Tasks at once for ``'thread'`` and ``'process'`` (default: one per core).
     progress : callable, optional
@@ -416,7 +406,7 @@ def run_plan(
     plan.save(out / STATE_DIR / "plan.json")
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
-    ex = make_executor(executor, jobs=jobs, work_bytes=plan_bytes(plan))
+    ex = make_executor(executor, jobs=jobs)
     start_executor(ex)  # workers start while the library is opened
     with _log_file(out / LOG_NAME if log_file else None):
         log.info(
