@@ -32,9 +32,14 @@ class Config:
     auto_logging : bool
         Record every calibration step in the header of its result (as
         ``ccdproc.conf.auto_logging`` does).
+    fast_exit : bool
+        Once the combination kernels are loaded, skip the garbage
+        collector's walk over numba's tables when the interpreter exits
+        (:mod:`ccdcal._exit`; saves ~0.3 s per process).
     """
 
     auto_logging: bool = True
+    fast_exit: bool = True
 
 
 conf = Config()

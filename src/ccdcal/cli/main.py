@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "ccdcal.cli.reduce",
     "ccdcal.cli.library",
     "ccdcal.cli.explain",
+    "ccdcal.cli.report",
 )
 
 
@@ -82,4 +83,7 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
 
 def run() -> None:
     """Console-script entry point."""
+    from ccdcal._exit import freeze_at_exit
+
+    freeze_at_exit()  # this process ends with the command: skip the collector's walk at exit
     sys.exit(main())

@@ -45,6 +45,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from ccdcal._exit import freeze_at_exit
 from ccdcal.errors import CombineMemoryWarning, HeaderKeywordError, InvalidParameterError
 from ccdcal.stacking import kernels as K
 from ccdcal.stacking._params import METHODS
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+freeze_at_exit()  # numba's tables would otherwise slow the interpreter's exit by ~0.3 s
 
 #: stack bytes per worker and band above which larger bands no longer help
 TARGET_BAND_BYTES = 4 << 20
