@@ -130,6 +130,11 @@ _LAZY: dict[str, str] = {
         "ccdcal.collection",
     ),
     # --- collection exports (end) ---
+    # --- report exports (begin) ---
+    "QAChecks": "ccdcal.report.qa",
+    "qa_metrics": "ccdcal.report.qa",
+    "write_qa_report": "ccdcal.report.qa",
+    # --- report exports (end) ---
 }
 
 #: Subpackages reachable as attributes after ``import ccdcal`` alone.
@@ -187,6 +192,7 @@ if TYPE_CHECKING:  # what static type checkers see: the same names, imported eag
     )
     from ccdcal.io import read_ccd, write_ccd
     from ccdcal.options import conf, set_options
+    from ccdcal.report.qa import QAChecks, qa_metrics, write_qa_report
     from ccdcal.stacking import (
         INVERSE_VARIANCE,
         AvSigClip,
@@ -266,6 +272,11 @@ __all__ = [
     "load_profiles",
     "scan",
     # reading a night (collection names end)
+    # QA report (report names begin)
+    "QAChecks",
+    "qa_metrics",
+    "write_qa_report",
+    # QA report (report names end)
     # exceptions and warnings
     "CalibrationNotFoundError",
     "CcdcalError",

@@ -42,6 +42,19 @@ def test_reduce_writes_outputs_and_summary(tmp_path: Path) -> None:
     assert (out / "run-summary.json").exists()
     assert (out / "ccdcal.log").exists()
     assert (out / "calibration-library.sqlite").exists()
+    page = out / "qa" / "index.html"
+    assert f"QA report: {page}" in text
+    assert "noise ratio" in page.read_text(encoding="utf-8").lower()
+    assert (out / "qa" / "qa.json").exists()
+
+
+def test_reduce_without_report_writes_no_qa_folder(tmp_path: Path) -> None:
+    raw = night(tmp_path / "n")
+    out = tmp_path / "out"
+    argv = ["reduce", str(raw), "-o", str(out), "--executor", "serial", "--no-report", "-q"]
+    assert main(argv, console=Console(quiet=True)) == 0
+    assert (out / "run-summary.json").exists()
+    assert not (out / "qa").exists()
 
 
 def test_reduce_quiet_and_partial_exit_code(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """``ccdcal reduce RAW_DIR... -o OUT_DIR``: plan, then run, the whole night.
 
 Writes ``OUT_DIR/masters/``, ``OUT_DIR/science/<raw stem>.fits``,
-``OUT_DIR/run-summary.json``, ``OUT_DIR/ccdcal.log`` and the calibration
-library (``OUT_DIR/calibration-library.sqlite`` unless ``--db``).  Running
-again skips the outputs that are finished and whose inputs are unchanged.
+``OUT_DIR/run-summary.json``, ``OUT_DIR/ccdcal.log``, the QA report
+(``OUT_DIR/qa/index.html`` and ``qa.json``, unless ``--no-report``) and the
+calibration library (``OUT_DIR/calibration-library.sqlite`` unless ``--db``).
+Running again skips the outputs that are finished and whose inputs are
+unchanged.
 
 Exit codes: 0 everything calibrated, 3 finished with frames skipped or
 failed (see the summary), 1 error.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="make every output again, even those finished by an earlier run",
     )
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write the QA report (OUT_DIR/qa/index.html); `ccdcal report OUT_DIR` "
+        "writes it later",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or tables")
     parser.set_defaults(handler=run)
 
@@ -71,6 +80,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out_dir = Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     quiet = args.quiet
+    if not args.no_report:  # the plotting libraries load while the workers compute
+        from ccdcal.report.plots import preload_plotting
+
+        threading.Thread(target=preload_plotting, name="ccdcal-preload", daemon=True).start()
     if not quiet:
         console.print(f"Planning {', '.join(args.raw_dirs)} ...")
     plan = make_plan(args, out_dir)
@@ -94,6 +107,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             )
         for item in run_renderables(result):
             console.print(item)
+    if not args.no_report:
+        from ccdcal.report.qa import write_qa_report
+
+        page = write_qa_report(result)
+        if not quiet:
+            console.print(f"QA report: {page}", highlight=False)
     if quiet and not result.complete:
         console.print(result.headline(), highlight=False)
     return result.exit_code
