@@ -34,11 +34,11 @@ from astropy import units as u
 from astropy.nddata import CCDData, StdDevUncertainty
 
 from ccdcal.io.fits import read_ccd, write_ccd
-from ccdcal.io.provenance import record_step
+from ccdcal.io.provenance import read_provenance, record_step
 from ccdcal.pipeline.frames import overscan_sigma, prepare_raw, read_raw, saturation_level
 from ccdcal.pipeline.model import FrameRef
 from ccdcal.pipeline.state import file_identity
-from ccdcal.pipeline.tasks import ScienceTask, TaskResult
+from ccdcal.pipeline.tasks import MasterInput, ScienceTask, TaskResult
 
 __all__ = ["calibrate_frame", "noise_parameters"]
 
@@ -101,6 +101,57 @@ def _cached_master(path: str, checksum: str | None) -> CCDData:
 
 def _load_masters(task: ScienceTask) -> dict[str, CCDData]:
     return {kind: _cached_master(use.path, use.checksum) for kind, use in task.uses.items()}
+
+
+def _dark_made_with(dark: CCDData, bias_use: MasterInput) -> bool:
+    """Whether the master dark was bias-subtracted with this very master bias."""
+    for record in read_provenance(dark.meta):
+        if record.get("step") != "make_master_dark":
+            continue
+        used = (record.get("params") or {}).get("uses", {}).get("bias") or {}
+        same_sum = bias_use.checksum and used.get("checksum") == bias_use.checksum
+        return bool(same_sum or used.get("path") == bias_use.path)
+    return False
+
+
+def correlated_bias_dark(bias: CCDData, dark: CCDData, scale: float) -> tuple[CCDData, CCDData]:
+    """Bias and dark whose uncertainties add up right when the dark contains the bias's error.
+
+    A master dark made from darks minus the master bias ``B`` carries ``-e_B``,
+    the error of ``B``: its variance is ``σ_D² = σ_own² + σ_B²``.  Then
+    ``R - B - k·D`` holds ``-(1 - k)·e_B - k·e_own``, of variance
+    ``(1 - k)²·σ_B² + k²·σ_own²``, not the ``σ_B² + k²·σ_D²`` that adding
+    the two steps' uncertainties in quadrature gives (``2k·σ_B²`` too much).
+    Returned: the bias with uncertainty ``|1 - k|·σ_B`` and the dark with
+    ``σ_own``, the same data, for ``subtract_bias`` and ``subtract_dark``.
+
+    Examples
+    --------
+    >>> b = CCDData(np.zeros(1, np.float32), unit="adu",
+    ...             uncertainty=StdDevUncertainty(np.full(1, 1.0, np.float32)))
+    >>> d = CCDData(np.zeros(1, np.float32), unit="adu",
+    ...             uncertainty=StdDevUncertainty(np.full(1, np.sqrt(5.0), np.float32)))
+    >>> b2, d2 = correlated_bias_dark(b, d, scale=3.0)
+    >>> float(b2.uncertainty.array[0]), float(d2.uncertainty.array[0])
+    (2.0, 2.0)
+    """
+    if bias.uncertainty is None or dark.uncertainty is None:
+        return bias, dark
+    sb = np.asarray(bias.uncertainty.array, dtype=np.float32)
+    own = np.square(np.asarray(dark.uncertainty.array, dtype=np.float32)) - np.square(sb)
+    np.sqrt(np.maximum(own, np.float32(0), out=own), out=own)
+    bias_unc = StdDevUncertainty(sb * np.float32(abs(1.0 - scale)))
+    new_bias = CCDData(
+        bias.data, unit=bias.unit, meta=bias.meta, mask=bias.mask, uncertainty=bias_unc
+    )
+    new_dark = CCDData(
+        dark.data,
+        unit=dark.unit,
+        meta=dark.meta,
+        mask=dark.mask,
+        uncertainty=StdDevUncertainty(own),
+    )
+    return new_bias, new_dark
 
 
 def _read_frame(task: ScienceTask) -> tuple[CCDData, float | None, int, float]:
@@ -177,6 +228,18 @@ def calibrate_frame(task: ScienceTask) -> TaskResult:
     # the steps record themselves here, naming each master by its file (the
     # calibrate_science record below has the files' SHA-256): no re-hashing of
     # the master arrays for every frame
+    dark_scale = None
+    if "dark" in masters:
+        dark_scale = float(frame.exptime or 0.0) / float(masters["dark"].meta["EXPTIME"])
+    params["bias_in_dark"] = (
+        "bias" in masters
+        and "dark" in masters
+        and _dark_made_with(masters["dark"], task.uses["bias"])
+    )
+    if params["bias_in_dark"] and dark_scale is not None:
+        masters["bias"], masters["dark"] = correlated_bias_dark(
+            masters["bias"], masters["dark"], dark_scale
+        )
     if "bias" in masters:
         ccd = subtract_bias(ccd, masters["bias"], add_keyword=False)
         _log_step(
