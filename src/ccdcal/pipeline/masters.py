@@ -161,11 +161,18 @@ def _finish(
     master: CCDData,
     extra_quality: dict[str, Any],
     notes: Sequence[str] = (),
+    *,
+    combined: Sequence[FrameRef] | None = None,
 ) -> TaskResult:
-    """Header, provenance, write, identity."""
+    """Header, provenance, write, identity.
+
+    ``combined`` are the frames that went into the master (default: all the
+    task's frames; flats rejected on the way are left out of NCOMBINE).
+    """
     spec = task.spec
     master = _as_float32(master)
-    n_inputs = len(task.frames) if spec.source == "tonight" else 1
+    combined = task.frames if combined is None else combined
+    n_inputs = len(combined) if spec.source == "tonight" else 1
     for key in _TYPE_KEYS:  # the first input's frame type must not survive in the master
         if key in master.meta:
             master.meta[key] = _KIND_NAMES[spec.kind]
@@ -180,7 +187,7 @@ def _finish(
         params={
             "key": spec.key,
             "source": spec.source,
-            "inputs": [Path(f.path).name for f in task.frames],
+            "inputs": [Path(f.path).name for f in combined],
             "combine": _clip_params(task, spec),
             "uses": {role: m.to_dict() for role, m in task.uses.items()},
             "uncertainty": "noise model (gain, read noise, values kept per pixel)",
@@ -522,7 +529,7 @@ def _build_flat(task: MasterTask) -> TaskResult:
         "levels": [round(lv, 2) for lv in levels],
         "n_rejected": len(rejected),
     }
-    result = _finish(task, master, quality, notes)
+    result = _finish(task, master, quality, notes, combined=used)
     return _with_rejected(result, rejected, task)
 
 
