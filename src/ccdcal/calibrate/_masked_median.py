@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import ndimage
 
 __all__ = ["masked_median_at", "median_filter", "robust_sigma"]
 
@@ -67,6 +66,8 @@ def median_filter(values: np.ndarray, bad: np.ndarray | None, size: int) -> np.n
     scipy computes every box; only boxes that hold a bad pixel are computed
     again, without it.
     """
+    from scipy import ndimage  # deferred: a costly import most calibrations never need
+
     if bad is None:
         return ndimage.median_filter(values, size=size)
     med = ndimage.median_filter(np.where(bad, 0, values), size=size)

@@ -73,6 +73,8 @@ def parse_bunit(text: str) -> u.UnitBase:
     (Unit("adu"), Unit("electron / s"), Unit(dimensionless))
     """
     text = text.strip()
+    if text.lower() in _DIMENSIONLESS:  # bunit_string writes it; astropy parses it slowly
+        return u.dimensionless_unscaled
     try:
         return u.Unit(text)
     except ValueError:
@@ -80,6 +82,10 @@ def parse_bunit(text: str) -> u.UnitBase:
             return u.Unit(_UNIT_WORD.sub(_alias, text))
     # all capitals ('ELECTRONS/S'): read the words in lower case, so S is seconds
     return u.Unit(_UNIT_WORD.sub(lambda m: _alias(m).lower(), text))
+
+
+#: ``BUNIT`` texts of a dimensionless frame (a normalised flat).
+_DIMENSIONLESS = frozenset({"dimensionless", ""})
 
 
 def _alias(match: re.Match[str]) -> str:
