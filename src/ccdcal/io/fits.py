@@ -62,7 +62,16 @@ from ccdcal.io.atomic import atomic_path
 from ccdcal.io.cards import bunit_string, header_from_meta, parse_bunit, split_wcs
 from ccdcal.io.provenance import FILE_KEY
 
-__all__ = ["FITS_SUFFIXES", "ccd_to_hdulist", "read_ccd", "write_ccd"]
+__all__ = [
+    "FITS_SUFFIXES",
+    "ccd_to_hdulist",
+    "check_complete",
+    "header_for",
+    "read_ccd",
+    "resolve_unit",
+    "select_hdu",
+    "write_ccd",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +87,16 @@ _UNCERTAINTY_CLASSES: dict[str, type[NDUncertainty]] = {
 _READ_FAILURES = (OSError, ValueError, TypeError, EOFError, IndexError, KeyError, zlib.error)
 
 
-def _resolve_unit(header: fits.Header, unit: str | u.UnitBase | None, where: str) -> u.UnitBase:
+def resolve_unit(header: fits.Header, unit: str | u.UnitBase | None, where: str) -> u.UnitBase:
+    """The unit of a frame: ``unit`` if given (it wins over ``BUNIT``), else ``BUNIT``, else adu.
+
+    ``where`` names the file and HDU in the messages, and in the error raised
+    when ``BUNIT`` is not a unit and no ``unit`` was given.  Shared with the
+    combination's band reader (:mod:`ccdcal.stacking.reader`).
+
+    >>> resolve_unit(fits.Header({"BUNIT": "ELECTRONS"}), None, "x.fits")
+    Unit("electron")
+    """
     given = u.Unit(unit) if unit is not None else None
     bunit = header.get("BUNIT")
     if not isinstance(bunit, str) or not bunit.strip():
@@ -113,7 +131,7 @@ def _is_image(hdu_obj: Any) -> bool:
     )
 
 
-def _select_hdu(hdul: fits.HDUList, hdu: int | str, path: Path) -> int:
+def select_hdu(hdul: fits.HDUList, hdu: int | str, path: Path) -> int:
     """Index of the image HDU to read; the first image when the primary is empty."""
     if isinstance(hdu, str):
         names = [h.name for h in hdul]
@@ -146,7 +164,8 @@ def _select_hdu(hdul: fits.HDUList, hdu: int | str, path: Path) -> int:
     return index
 
 
-def _header_for(hdul: fits.HDUList, index: int, requested: int | str) -> fits.Header:
+def header_for(hdul: fits.HDUList, index: int, requested: int | str) -> fits.Header:
+    """A copy of HDU ``index``'s header; an image after an empty primary inherits its cards."""
     header = hdul[index].header.copy()
     if index != 0 and requested in (0, "PRIMARY"):
         # an image stored after an empty primary (e.g. .fz): inherit its cards
@@ -154,7 +173,7 @@ def _header_for(hdul: fits.HDUList, index: int, requested: int | str) -> fits.He
     return header
 
 
-def _check_complete(hdul: fits.HDUList, index: int, path: Path) -> None:
+def check_complete(hdul: fits.HDUList, index: int, path: Path) -> None:
     """Raise if the file ends before the data of HDU ``index`` do."""
     hdu_obj = hdul[index]
     if isinstance(hdu_obj, fits.CompImageHDU):
@@ -361,10 +380,10 @@ def read_ccd(
         # memmap=None lets astropy map the file and scale integers from the map,
         # twice as fast as memmap=False; _as_dtype then copies out of the map.
         with fits.open(path, mode="readonly", memmap=None) as hdul:
-            index = _select_hdu(hdul, hdu, path)
+            index = select_hdu(hdul, hdu, path)
             where = _where(path, index)
-            _check_complete(hdul, index, path)
-            header = _header_for(hdul, index, hdu)
+            check_complete(hdul, index, path)
+            header = header_for(hdul, index, hdu)
             data = _read_uint16_fast(hdul, index, path, dtype)
             if data is None:
                 data = _as_dtype(hdul[index].data, dtype, memmap=memmap)
@@ -392,7 +411,7 @@ def read_ccd(
             "file is not FITS, or is truncated or corrupt: check it with fitsverify, or "
             "copy it again"
         ) from exc
-    ccd_unit = _resolve_unit(header, unit, where)
+    ccd_unit = resolve_unit(header, unit, where)
     header, wcs = split_wcs(header)
     header[FILE_KEY] = (path.name, "file this frame was read from or written to")
     return CCDData(data, unit=ccd_unit, meta=header, mask=mask, uncertainty=uncertainty, wcs=wcs)

@@ -50,7 +50,7 @@ from astropy.nddata import CCDData
 from ccdcal.errors import FrameNotFoundError, FrameReadError
 
 # The HDU-selection and unit rules of read_ccd, shared so that both read a file alike.
-from ccdcal.io.fits import _check_complete, _header_for, _resolve_unit, _select_hdu
+from ccdcal.io.fits import check_complete, header_for, resolve_unit, select_hdu
 
 __all__ = ["ArraySource", "FitsSource", "FrameSource", "logical_dtype", "open_source"]
 
@@ -360,12 +360,12 @@ class FitsSource(FrameSource):
         key_uncertainty_type: str,
     ) -> None:
         self._hdul = fits.open(self._handle, mode="readonly", memmap=False)
-        index = _select_hdu(self._hdul, hdu, self.file)
-        _check_complete(self._hdul, index, self.file)
+        index = select_hdu(self._hdul, hdu, self.file)
+        check_complete(self._hdul, index, self.file)
         image = self._hdul[index]
         self._image = image
-        self.meta = _header_for(self._hdul, index, hdu)
-        self.unit = _resolve_unit(self.meta, unit, f"{str(self.file)!r}, HDU {index}")
+        self.meta = header_for(self._hdul, index, hdu)
+        self.unit = resolve_unit(self.meta, unit, f"{str(self.file)!r}, HDU {index}")
         naxis = int(image.header["NAXIS"])
         if naxis != 2:
             raise FrameReadError(
