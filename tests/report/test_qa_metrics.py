@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -9,11 +10,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
 from scipy.ndimage import median_filter
 
+from ccdcal.cli.main import main
 from ccdcal.errors import ParameterTypeError, PipelineError
+from ccdcal.pipeline import RunResult, load_run
 from ccdcal.report.measure import MAX_SAMPLE, _sample_step
 from ccdcal.report.qa import qa_metrics
+from ccdcal.testing.night import make_night
 
 from .conftest import ReducedNight
 
@@ -167,3 +172,39 @@ def test_bad_arguments(tmp_path: Path) -> None:
         qa_metrics(tmp_path)
     with pytest.raises(ParameterTypeError, match="RunResult or the path"):
         qa_metrics(42)  # type: ignore[arg-type]
+
+
+def _without_task_measurements(run: RunResult) -> RunResult:
+    return dataclasses.replace(
+        run,
+        masters={k: dataclasses.replace(t, qa={}) for k, t in run.masters.items()},
+        science=[dataclasses.replace(t, qa={}) for t in run.science],
+    )
+
+
+def test_tasks_measure_their_outputs_as_the_report_would_from_the_files(
+    reduced: ReducedNight,
+) -> None:
+    built = [t for t in [*reduced.run.masters.values(), *reduced.run.science] if t.ok]
+    assert built
+    assert all(t.qa for t in built)  # measured in the tasks, frames in memory
+    recorded = qa_metrics(reduced.run)
+    from_files = qa_metrics(_without_task_measurements(reduced.run))
+    for part in ("masters", "science"):
+        assert [e["key"] for e in recorded[part]] == [e["key"] for e in from_files[part]]
+        for a, b in zip(recorded[part], from_files[part], strict=True):
+            assert a == b, a["key"]
+    assert recorded["flags"] == from_files["flags"]
+
+
+def test_reduce_without_report_measures_nothing_in_the_tasks(tmp_path: Path) -> None:
+    truth = make_night(tmp_path / "n", seed=3, shape=(48, 64), n_bias=2, n_dark=2, n_flat=2,
+                       n_science=1)  # fmt: skip
+    assert truth.raw_dir is not None
+    out = tmp_path / "out"
+    argv = ["reduce", str(truth.raw_dir), "-o", str(out), "--executor", "serial", "--no-report"]
+    assert main(argv, console=Console(quiet=True)) == 0
+    run = load_run(out)
+    assert run.science
+    assert not any(t.qa for t in [*run.masters.values(), *run.science])
+    assert not (out / "qa").exists()

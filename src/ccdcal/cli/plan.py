@@ -85,6 +85,7 @@ def options_from(args: argparse.Namespace) -> ReduceOptions:
         allow_missing=parse_allow_missing(args.allow_missing),
         derive_flats=not args.no_derived_flats,
         cosmic_rays=args.cosmic_rays,
+        qa_report=not getattr(args, "no_report", False),  # `reduce --no-report`
     )
 
 

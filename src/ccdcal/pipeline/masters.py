@@ -51,7 +51,7 @@ from ccdcal.pipeline.model import FrameRef, MasterSpec
 from ccdcal.pipeline.noise import bias_sigma, dark_sigma, flat_sigma, kept_counts
 from ccdcal.pipeline.options import ClipSettings
 from ccdcal.pipeline.state import FileIdentity, file_identity
-from ccdcal.pipeline.tasks import MasterTask, TaskResult
+from ccdcal.pipeline.tasks import MasterTask, TaskResult, measure_for_report
 
 __all__ = ["build_master", "combine_frames", "master_header"]
 
@@ -201,6 +201,8 @@ def _finish(
     out.parent.mkdir(parents=True, exist_ok=True)
     write_ccd(master, out, overwrite=task.overwrite)
     product = file_identity(out)
+    entry = {"key": spec.key, "kind": spec.kind, "source": spec.source, "exptime": spec.exptime}
+    qa = measure_for_report(task.options, master, {**entry, "quality": quality}, out, science=False)
     return TaskResult(
         key=spec.key,
         kind=spec.kind,
@@ -212,6 +214,7 @@ def _finish(
         product=product,
         masters={role: m.to_dict() for role, m in task.uses.items()},
         message="; ".join(notes),
+        qa=qa,
     )
 
 

@@ -121,6 +121,12 @@ class ReduceOptions:
         Memory (bytes) one combination may use.
     output_dtype : {'float32', 'float64'}
         dtype of the calibrated science frames and masters.
+    qa_report : bool
+        Write the QA report (``OUT_DIR/qa/``) at the end of the run. Each task
+        measures its output for it (statistics, flags, a thumbnail) while the
+        frame is in memory, so that the report need not read it again. Like
+        ``mem_limit`` it changes no calibrated output, so it is left out of
+        the options recorded for resuming.
     """
 
     exposure_tolerance: float = 0.10
@@ -140,6 +146,7 @@ class ReduceOptions:
     default_gain: float = 1.0
     mem_limit: float = 1.0e9
     output_dtype: Literal["float32", "float64"] = "float32"
+    qa_report: bool = True
 
     def __post_init__(self) -> None:
         allowed = tuple(sorted({_check_kind(k) for k in self.allow_missing}))

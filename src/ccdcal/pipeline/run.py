@@ -113,7 +113,8 @@ class _RunState:
 
 def _options_digest(plan: Plan) -> str:
     data = plan.options.to_dict()
-    data.pop("mem_limit", None)
+    for name in ("mem_limit", "qa_report"):  # settings that change no output
+        data.pop(name, None)
     return recipe_hash(data)
 
 
@@ -374,6 +375,9 @@ def run_plan(
 ) -> RunResult:
     """Run a plan: build the masters, calibrate the science frames, write the summary.
 
+    Also writes the QA report (``OUT_DIR/qa/index.html``) unless the plan's
+    options say ``qa_report=False``.
+
     Parameters
     ----------
     plan : Plan
@@ -441,11 +445,23 @@ def run_plan(
             stage_seconds=dict(state.stage_seconds),
         )
         result.write_summary()
+        if plan.options.qa_report:
+            _write_report(result)
         recorder.close(
             status="ok" if result.complete else "partial", summary={"headline": result.headline()}
         )
         log.info("finished in %.1f s: %s", result.seconds, result.headline())
     return result
+
+
+def _write_report(result: RunResult) -> None:
+    """The QA report; a failure is logged, never raised (the calibrated frames are made)."""
+    from ccdcal.report.qa import write_qa_report
+
+    try:
+        write_qa_report(result)
+    except Exception as exc:  # the report must not fail a finished run
+        log.warning("the QA report could not be written: %s: %s", type(exc).__name__, exc)
 
 
 def master_inputs(result: RunResult) -> Mapping[str, str]:

@@ -38,7 +38,7 @@ from ccdcal.io.provenance import read_provenance, record_step
 from ccdcal.pipeline.frames import overscan_sigma, prepare_raw, read_raw, saturation_level
 from ccdcal.pipeline.model import FrameRef
 from ccdcal.pipeline.state import file_identity
-from ccdcal.pipeline.tasks import MasterInput, ScienceTask, TaskResult
+from ccdcal.pipeline.tasks import MasterInput, ScienceTask, TaskResult, measure_for_report
 
 __all__ = ["calibrate_frame", "noise_parameters"]
 
@@ -300,17 +300,23 @@ def calibrate_frame(task: ScienceTask) -> TaskResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_ccd(ccd, out, overwrite=task.overwrite)
     product = file_identity(out)
+    quality = _science_quality(ccd, params)
+    entry = {"key": spec.output, "exptime": frame.exptime, "quality": quality}
+    qa = measure_for_report(
+        task.options, ccd, {**entry, "missing": list(spec.missing)}, out, science=True
+    )
     return TaskResult(
         key=spec.output,
         kind="science",
         status="built",
         output=str(out),
         checksum=product.sha256,
-        quality=_science_quality(ccd, params),
+        quality=quality,
         inputs=(file_identity(frame.path),),
         product=product,
         masters=used,
         message="; ".join(params["noise_notes"]),
+        qa=qa,
     )
 
 

@@ -127,6 +127,10 @@ class TaskResult:
         The raw files read (size, time, SHA-256), for resuming.
     product : FileIdentity or None
         The output file's identity.
+    qa : dict
+        The QA report's measurements of the output, taken by the task while
+        the frame was in memory (``{'metrics': ..., 'flags': ...}``; empty
+        when not measured).
     """
 
     key: str
@@ -141,6 +145,7 @@ class TaskResult:
     inputs: tuple[FileIdentity, ...] = ()
     product: FileIdentity | None = None
     masters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    qa: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -162,6 +167,7 @@ class TaskResult:
             "inputs": [i.to_list() for i in self.inputs],
             "product": self.product.to_list() if self.product else None,
             "masters": {k: dict(v) for k, v in self.masters.items()},
+            "qa": dict(self.qa),
         }
 
     @classmethod
@@ -173,6 +179,7 @@ class TaskResult:
         d["product"] = FileIdentity.from_list(d["product"]) if d.get("product") else None
         d["quality"] = dict(d.get("quality") or {})
         d["masters"] = dict(d.get("masters") or {})
+        d["qa"] = dict(d.get("qa") or {})
         return cls(**d)
 
 
@@ -186,6 +193,27 @@ def _failure(key: str, kind: TaskKind, exc: BaseException, started: float) -> Ta
         message=f"{type(exc).__name__}: {text}",
         seconds=time.perf_counter() - started,
     )
+
+
+def measure_for_report(
+    options: ReduceOptions, ccd: Any, entry: Mapping[str, Any], output: Path, *, science: bool
+) -> dict[str, Any]:
+    """The QA report's measurements of an output just written, taken in its task.
+
+    ``entry`` holds what the measurements read besides the pixels (``key``,
+    ``kind``, ``source``, ``exptime``, ``quality``, ``missing``); the
+    thumbnail goes where the report links it.  Empty when
+    ``options.qa_report`` is off or the measuring failed (the report then
+    reads the file itself).
+    """
+    if not options.qa_report:
+        return {}
+    from ccdcal.report.measure import measure_in_task
+    from ccdcal.report.qa import thumbnail_path
+
+    metrics = {**entry, "file": f"{output.parent.name}/{output.name}"}
+    thumb = thumbnail_path(output.parents[1], str(entry["key"]))
+    return measure_in_task(metrics, ccd, science=science, thumbnail=thumb)
 
 
 def run_master_task(task: MasterTask) -> TaskResult:

@@ -42,6 +42,8 @@ __all__ = [
     "downsample",
     "flat_profiles",
     "hot_pixels",
+    "measure_ccd",
+    "measure_in_task",
     "measure_output",
 ]
 
@@ -472,18 +474,63 @@ def measure_output(
         from ccdcal.io.fits import read_ccd
 
         ccd = read_ccd(path, hdu_uncertainty="UNCERT" if science else None)
-        flags = (_science if science else _master)(ccd, metrics, checks)
-        if thumbnail is not None or metrics.get("kind") == "flat":
-            image = downsample(np.asarray(ccd.data))
-            if metrics.get("kind") == "flat":
-                metrics["profiles"] = flat_profiles(image)
-            if thumbnail is not None:
-                from ccdcal.report.plots import write_thumbnail
-
-                write_thumbnail(thumbnail, image)
-                metrics["thumbnail"] = thumbnail.parent.name + "/" + thumbnail.name
+        return measure_ccd(metrics, ccd, science=science, checks=checks, thumbnail=thumbnail)
     except Exception as exc:  # a broken output must not sink the report
         log.warning("QA: cannot measure %s: %s", path, exc)
         metrics["error"] = f"{type(exc).__name__}: {exc}"
         return [flag("error", subject, "unreadable", f"{path}: {type(exc).__name__}: {exc}")]
+
+
+def measure_ccd(
+    metrics: dict[str, Any],
+    ccd: CCDData,
+    *,
+    science: bool,
+    checks: QAChecks,
+    thumbnail: Path | None = None,
+) -> list[Flag]:
+    """Fill ``metrics`` from a frame in memory and return its flags (raises on failure).
+
+    What :func:`measure_output` does once it has read the file, and what the
+    pipeline's tasks call on the frame they have just written.
+
+    Examples
+    --------
+    >>> from astropy.nddata import CCDData
+    >>> rng = np.random.default_rng(1)
+    >>> ccd = CCDData(rng.normal(100.0, 5.0, (64, 64)).astype(np.float32), unit="adu")
+    >>> metrics = {"key": "bias_1x1", "kind": "bias", "file": "masters/bias_1x1.fits"}
+    >>> flags = measure_ccd(metrics, ccd, science=False, checks=QAChecks())
+    >>> round(metrics["median"]), round(metrics["robust_sigma"])
+    (100, 5)
+    """
+    flags = (_science if science else _master)(ccd, metrics, checks)
+    if thumbnail is not None or metrics.get("kind") == "flat":
+        image = downsample(np.asarray(ccd.data))
+        if metrics.get("kind") == "flat":
+            metrics["profiles"] = flat_profiles(image)
+        if thumbnail is not None:
+            from ccdcal.report.plots import write_thumbnail
+
+            write_thumbnail(thumbnail, image)
+            metrics["thumbnail"] = thumbnail.parent.name + "/" + thumbnail.name
     return flags
+
+
+def measure_in_task(
+    metrics: dict[str, Any], ccd: CCDData, *, science: bool, thumbnail: Path | None
+) -> dict[str, Any]:
+    """The QA measurements a pipeline task records: ``{'metrics', 'flags'}`` or ``{}``.
+
+    Taken with the default :class:`QAChecks`; a failure is logged and gives
+    ``{}`` (the report then measures the file itself), never an exception.
+
+    >>> measure_in_task({"key": "k", "kind": "bias"}, None, science=False, thumbnail=None)
+    {}
+    """
+    try:
+        flags = measure_ccd(metrics, ccd, science=science, checks=QAChecks(), thumbnail=thumbnail)
+    except Exception as exc:  # QA must never fail a calibration
+        log.warning("QA: cannot measure %s in its task: %s", metrics.get("key"), exc)
+        return {}
+    return {"metrics": metrics, "flags": flags}

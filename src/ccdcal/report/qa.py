@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from ccdcal.pipeline.results import RunResult
     from ccdcal.pipeline.tasks import TaskResult
 
-__all__ = ["MAX_SAMPLE", "QA_DIR", "QAChecks", "qa_metrics", "write_qa_report"]
+__all__ = ["MAX_SAMPLE", "QA_DIR", "QAChecks", "qa_metrics", "thumbnail_path", "write_qa_report"]
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +145,25 @@ def _science_entry(
     }
 
 
-def _entries(run: RunResult, out_dir: Path) -> list[tuple[dict[str, Any], Path | None, bool]]:
-    """``(entry, output path, is_science)`` of every master and science frame of the run."""
+_Job = tuple[dict[str, Any], Path | None, bool, "TaskResult | None"]
+
+
+def _entries(run: RunResult, out_dir: Path) -> list[_Job]:
+    """``(entry, output path, is_science, task)`` of every master and science frame of the run."""
     specs = {m.key: m for m in run.plan.masters}
-    jobs: list[tuple[dict[str, Any], Path | None, bool]] = []
+    jobs: list[_Job] = []
     for key in [*specs, *(k for k in run.masters if k not in specs)]:
         spec, task = specs.get(key), run.masters.get(key)
         if task is None and (spec is None or spec.source != "library"):
             continue  # planned, but the run did not get to it
         output = task.output if task else (spec.output if spec else None)
         path = _locate(output, run.out_dir, out_dir)
-        jobs.append((_master_entry(key, spec, task, path, out_dir), path, False))
+        jobs.append((_master_entry(key, spec, task, path, out_dir), path, False, task))
     science_specs = {s.output: s for s in run.plan.science}
     for task in run.science:
         path = _locate(task.output, run.out_dir, out_dir) if task.ok else None
-        jobs.append((_science_entry(task, science_specs.get(task.key), path, out_dir), path, True))
+        entry = _science_entry(task, science_specs.get(task.key), path, out_dir)
+        jobs.append((entry, path, True, task))
     return jobs
 
 
@@ -204,6 +208,46 @@ def _safe_name(text: str, taken: set[str]) -> str:
     return name
 
 
+def thumbnail_path(out_dir: str | os.PathLike[str], key: str) -> Path:
+    """Where the report keeps the thumbnail of the output ``key`` (its folder is created).
+
+    >>> import tempfile
+    >>> thumbnail_path(tempfile.mkdtemp(), "science/r0001226.fits").name
+    'science_r0001226.png'
+    """
+    folder = Path(out_dir) / QA_DIR / THUMB_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{_safe_name(key, set())}.png"
+
+
+def _recorded(
+    task: TaskResult | None, path: Path | None, *, checks: QAChecks, thumbnails: bool
+) -> dict[str, Any] | None:
+    """The task's own measurements, when they still describe the file and fit the request.
+
+    They were taken with the default checks, on the file as written: a file
+    changed since (size or time), other checks, or a missing thumbnail mean
+    measuring the file again.
+    """
+    if task is None or not task.qa or task.product is None or path is None:
+        return None
+    if checks != QAChecks():
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if (st.st_size, st.st_mtime_ns) != (task.product.size, task.product.mtime_ns):
+        return None
+    metrics = dict(task.qa.get("metrics") or {})
+    thumb = metrics.pop("thumbnail", None)
+    if thumbnails:
+        if not thumb or not (path.parents[1] / QA_DIR / thumb).exists():
+            return None
+        metrics["thumbnail"] = thumb
+    return {"metrics": metrics, "flags": task.qa.get("flags") or []}
+
+
 def _collect(
     run_or_out_dir: RunResult | str | os.PathLike[str],
     *,
@@ -216,17 +260,21 @@ def _collect(
     jobs = _entries(run, out_dir)
     folder = thumb_dir(out_dir) if thumb_dir else None
     taken: set[str] = set()
-    thumbs = [folder / f"{_safe_name(e['key'], taken)}.png" if folder else None for e, _, _ in jobs]
+    thumbs = [folder / f"{_safe_name(j[0]['key'], taken)}.png" if folder else None for j in jobs]
 
     def work(i: int) -> list[Flag]:
-        entry, path, science = jobs[i]
+        entry, path, science, task = jobs[i]
+        recorded = _recorded(task, path, checks=checks, thumbnails=folder is not None)
+        if recorded is not None:  # measured by the task itself, on the frame in memory
+            entry.update(recorded["metrics"])
+            return list(recorded["flags"])
         return measure_output(entry, path, science=science, checks=checks, thumbnail=thumbs[i])
 
     workers = max(1, min(2, os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccdcal-qa") as pool:
         results = list(pool.map(work, range(len(jobs))))
     flags = _plan_flags(run)
-    for (entry, _, _), entry_flags in zip(jobs, results, strict=True):
+    for (entry, *_), entry_flags in zip(jobs, results, strict=True):
         entry["flags"] = entry_flags
         flags += entry_flags
     flags.sort(key=lambda f: _SEVERITY_ORDER.get(f["severity"], 3))
@@ -244,8 +292,8 @@ def _collect(
         },
         "night": _night(run, out_dir),
         "flags": flags,
-        "masters": [e for e, _, science in jobs if not science],
-        "science": [e for e, _, science in jobs if science],
+        "masters": [e for e, _, science, _ in jobs if not science],
+        "science": [e for e, _, science, _ in jobs if science],
     }
 
 
