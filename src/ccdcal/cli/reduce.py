@@ -86,7 +86,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         threading.Thread(target=preload_plotting, name="ccdcal-preload", daemon=True).start()
     if not quiet:
         console.print(f"Planning {', '.join(args.raw_dirs)} ...")
-    plan = make_plan(args, out_dir)
+    try:
+        plan = make_plan(args, out_dir)
+    except BaseException:  # nothing to run: stop the workers started above
+        stop = getattr(executor, "shutdown", None)
+        if callable(stop):
+            stop()
+        raise
     if not quiet:
         for item in plan_renderables(plan, limit=10):
             console.print(item)
