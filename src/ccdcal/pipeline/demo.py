@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy.stats import mad_std
 
 from ccdcal.pipeline.options import ReduceOptions
 from ccdcal.pipeline.plan import plan_night
@@ -123,8 +124,7 @@ class DemoReport:
 
 
 def _robust(values: np.ndarray) -> tuple[float, float]:
-    med = float(np.median(values))
-    return med, float(1.4826 * np.median(np.abs(values - med)))
+    return float(np.median(values)), float(mad_std(values))
 
 
 def _compare_frame(

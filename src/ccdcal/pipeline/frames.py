@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from astropy.nddata import CCDData
+from astropy.stats import mad_std
 from numpy.typing import DTypeLike
 
 from ccdcal.io.fits import read_ccd
@@ -85,7 +86,7 @@ def overscan_sigma(frame: FrameRef, raw: CCDData) -> float:
     if steps.size < 3:
         return 0.0
     centre = float(np.median(steps))
-    spread = 1.4826 * float(np.median(np.abs(steps - centre)))
+    spread = float(mad_std(steps))
     kept = steps[np.abs(steps - centre) <= 5.0 * max(spread, 1.0)]
     return float(np.std(kept) / np.sqrt(2.0))
 

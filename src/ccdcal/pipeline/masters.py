@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData, StdDevUncertainty
+from astropy.stats import mad_std
 
 from ccdcal.io.fits import read_ccd, write_ccd
 from ccdcal.io.provenance import record_step
@@ -238,9 +239,11 @@ def _quality(master: CCDData) -> dict[str, Any]:
     good = data[~mask[::4, ::4] & np.isfinite(data)].astype(np.float64)
     if good.size == 0:
         return {"median": None, "masked_fraction": float(np.mean(mask))}
-    med = float(np.median(good))
-    mad = float(np.median(np.abs(good - med))) * 1.4826
-    return {"median": med, "robust_std": mad, "masked_fraction": float(np.mean(mask))}
+    return {
+        "median": float(np.median(good)),
+        "robust_std": float(mad_std(good)),
+        "masked_fraction": float(np.mean(mask)),
+    }
 
 
 def _load_master(use: Any) -> CCDData:
@@ -256,9 +259,7 @@ def _read_noise_estimate(frames: Sequence[FrameRef]) -> float | None:
         return None
     a = load_raw(frames[0]).data[::2, ::2].astype(np.float32)
     b = load_raw(frames[1]).data[::2, ::2].astype(np.float32)
-    diff = (a - b).ravel()
-    med = np.median(diff)
-    return float(1.4826 * np.median(np.abs(diff - med)) / np.sqrt(2.0))
+    return float(mad_std(a - b) / np.sqrt(2.0))
 
 
 def _noise(task: MasterTask, estimate: float | None = None) -> tuple[float, float, list[str]]:
