@@ -12,6 +12,7 @@ the error of the flat field, then a verdict.  Run it again to reuse the night
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from typing import Any
 
@@ -93,24 +94,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     if not args.quiet:
         console.print(f"Synthetic pt5m-like night in {args.directory} (seed {args.seed}) ...")
-    if args.quiet:
+    bars: Any = contextlib.nullcontext() if args.quiet else StageProgress(console)
+    with bars as progress:
         result, report = run_demo(
             args.directory,
             seed=args.seed,
             size_factor=args.size_factor,
             executor=executor,
             jobs=args.jobs,
+            progress=progress,
         )
-    else:
-        with StageProgress(console) as progress:
-            result, report = run_demo(
-                args.directory,
-                seed=args.seed,
-                size_factor=args.size_factor,
-                executor=executor,
-                jobs=args.jobs,
-                progress=progress,
-            )
+    if not args.quiet:
         for item in run_renderables(result):
             console.print(item)
         console.print(_truth_table(report))

@@ -14,6 +14,7 @@ failed (see the summary), 1 error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -97,20 +98,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         for item in plan_renderables(plan, limit=10):
             console.print(item)
     library: Any = False if args.no_library else args.db
-    if quiet:
+    bars: Any = contextlib.nullcontext() if quiet else StageProgress(console)
+    with bars as progress:
         result = run_plan(
-            plan, executor=executor, jobs=args.jobs, resume=not args.no_resume, library=library
+            plan,
+            executor=executor,
+            jobs=args.jobs,
+            progress=progress,
+            resume=not args.no_resume,
+            library=library,
         )
-    else:
-        with StageProgress(console) as progress:
-            result = run_plan(
-                plan,
-                executor=executor,
-                jobs=args.jobs,
-                progress=progress,
-                resume=not args.no_resume,
-                library=library,
-            )
+    if not quiet:
         for item in run_renderables(result):
             console.print(item)
     page = out_dir / "qa" / "index.html"
