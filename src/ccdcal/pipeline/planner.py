@@ -249,6 +249,14 @@ def _reject_group(b: _Builder, group: FrameGroup, why: str) -> None:
     )
 
 
+def _group_bias(b: _Builder, group: FrameGroup, stand_in: FrameRef) -> MasterSpec | None:
+    """The master bias for a group of darks or flats; None (and a problem) when there is none."""
+    bias = b.find("bias", stand_in, choose_bias(stand_in, b.tonight("bias")))
+    if bias.chosen is None:
+        _reject_group(b, group, f"no master bias at {group.xbin}x{group.ybin}")
+    return bias.chosen
+
+
 def _plan_bias(b: _Builder, frames: Sequence[FrameRef]) -> None:
     for group in group_frames(frames, "bias", options=b.options):
         if not group.frames:
@@ -264,15 +272,14 @@ def _plan_darks(b: _Builder, frames: Sequence[FrameRef], many_temps: bool) -> No
         if not group.frames:
             continue
         stand_in = _group_frame(group)
-        bias = b.find("bias", stand_in, choose_bias(stand_in, b.tonight("bias")))
-        if bias.chosen is None:
-            _reject_group(b, group, f"no master bias at {group.xbin}x{group.ybin}")
+        bias = _group_bias(b, group, stand_in)
+        if bias is None:
             continue
         parts = ["dark", f"{group.xbin}x{group.ybin}", _exptime_text(group.exptime)]
         if many_temps and group.temperature is not None:
             parts.append(f"{group.temperature:+.0f}C")
         key = b.namer.key(parts, group.instrument, group.readout_mode)
-        b.masters.append(_spec_from_group(group, key, bias=bias.chosen.key))
+        b.masters.append(_spec_from_group(group, key, bias=bias.key))
 
 
 def _plan_flats(b: _Builder, frames: Sequence[FrameRef]) -> None:
@@ -280,9 +287,8 @@ def _plan_flats(b: _Builder, frames: Sequence[FrameRef]) -> None:
         if not group.frames:
             continue
         stand_in = _group_frame(group)
-        bias = b.find("bias", stand_in, choose_bias(stand_in, b.tonight("bias")))
-        if bias.chosen is None:
-            _reject_group(b, group, f"no master bias at {group.xbin}x{group.ybin}")
+        bias = _group_bias(b, group, stand_in)
+        if bias is None:
             continue
         tol = b.options.temperature_tolerance
         dark = b.find(
@@ -316,7 +322,7 @@ def _plan_flats(b: _Builder, frames: Sequence[FrameRef]) -> None:
             _spec_from_group(
                 group,
                 key,
-                bias=bias.chosen.key,
+                bias=bias.key,
                 dark=dark.chosen.key if dark.chosen else None,
                 notes=notes,
             )
