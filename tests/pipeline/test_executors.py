@@ -46,7 +46,9 @@ def test_process_pool_runs_elsewhere_and_gives_the_same_values() -> None:
 
 @pytest.mark.slow
 def test_caller_works_alongside_the_workers() -> None:
-    with ProcessExecutor(max_workers=1, use_caller=True) as ex:
+    # spawn: a fresh interpreter needs a second or more to import what tasks need, so the
+    # worker is surely not up during the first map (a fork is ready in milliseconds)
+    with ProcessExecutor(max_workers=1, use_caller=True, start_method="spawn") as ex:
         assert ex.concurrency == 2
         first = list(ex.map(square_and_pid, range(4)))  # the worker is not up yet
         while ex._ready_workers() < 1:
