@@ -7,9 +7,10 @@ Import the steps from here, as you would from ccdproc::
                                    exposure_unit=u.s, scale=True)
 
 The public names are loaded on first use (:pep:`562`): ``import ccdcal`` costs
-only the exceptions, and ``ccdcal.combine`` brings in the combination engine
-when it is first called for, so the command line and worker processes start
-quickly.  ``from ccdcal import *`` and ``dir(ccdcal)`` see every name.
+almost nothing (not even the exceptions, whose module imports astropy.units),
+and ``ccdcal.combine`` brings in the combination engine when it is first
+called for, so the command line and worker processes start quickly.
+``from ccdcal import *`` and ``dir(ccdcal)`` see every name.
 
 Examples
 --------
@@ -22,46 +23,44 @@ True
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from ccdcal._lazy import lazy_attributes
 
-try:
-    __version__ = version("ccdcal")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
-
-from ccdcal.errors import (
-    CalibrationNotFoundError,
-    CcdcalDeprecationWarning,
-    CcdcalError,
-    CcdcalWarning,
-    ClassificationError,
-    CollectionWarning,
-    CombineError,
-    CosmicRayWarning,
-    ExposureRequiredError,
-    ExposureTimeError,
-    FrameNotFoundError,
-    FrameReadError,
-    FrameWriteError,
-    HeaderKeywordError,
-    IncompatibleFramesError,
-    InconsistentUnitsError,
-    InvalidParameterError,
-    LibraryError,
-    OutputExistsError,
-    ParameterTypeError,
-    PipelineError,
-    ProfileError,
-    SectionError,
-    UnitMismatchError,
-    UnsupportedOperationError,
-)
-
 #: Where each lazily loaded public name lives.
 _LAZY: dict[str, str] = {
+    # exceptions and warnings (their module imports astropy.units: loaded on first use)
+    **dict.fromkeys(
+        (
+            "CalibrationNotFoundError",
+            "CcdcalDeprecationWarning",
+            "CcdcalError",
+            "CcdcalWarning",
+            "ClassificationError",
+            "CollectionWarning",
+            "CombineError",
+            "CosmicRayWarning",
+            "ExposureRequiredError",
+            "ExposureTimeError",
+            "FrameNotFoundError",
+            "FrameReadError",
+            "FrameWriteError",
+            "HeaderKeywordError",
+            "IncompatibleFramesError",
+            "InconsistentUnitsError",
+            "InvalidParameterError",
+            "LibraryError",
+            "OutputExistsError",
+            "ParameterTypeError",
+            "PipelineError",
+            "ProfileError",
+            "SectionError",
+            "UnitMismatchError",
+            "UnsupportedOperationError",
+        ),
+        "ccdcal.errors",
+    ),
+    "__version__": "ccdcal._version",
     # containers and settings
     "CCDData": "astropy.nddata",
     "conf": "ccdcal.options",
@@ -162,6 +161,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, submodules=_SUBPACKAGES)
 if TYPE_CHECKING:  # what static type checkers see: the same names, imported eagerly
     from astropy.nddata import CCDData, fits_ccddata_reader, fits_ccddata_writer
 
+    from ccdcal._version import __version__
     from ccdcal.calibrate import (
         Keyword,
         block_average,
@@ -189,6 +189,33 @@ if TYPE_CHECKING:  # what static type checkers see: the same names, imported eag
         classify,
         load_profiles,
         scan,
+    )
+    from ccdcal.errors import (
+        CalibrationNotFoundError,
+        CcdcalDeprecationWarning,
+        CcdcalError,
+        CcdcalWarning,
+        ClassificationError,
+        CollectionWarning,
+        CombineError,
+        CosmicRayWarning,
+        ExposureRequiredError,
+        ExposureTimeError,
+        FrameNotFoundError,
+        FrameReadError,
+        FrameWriteError,
+        HeaderKeywordError,
+        IncompatibleFramesError,
+        InconsistentUnitsError,
+        InvalidParameterError,
+        LibraryError,
+        OutputExistsError,
+        ParameterTypeError,
+        PipelineError,
+        ProfileError,
+        SectionError,
+        UnitMismatchError,
+        UnsupportedOperationError,
     )
     from ccdcal.io import read_ccd, write_ccd
     from ccdcal.options import conf, set_options

@@ -18,11 +18,9 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
-
-from ccdcal import __version__
-from ccdcal.errors import CcdcalError
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "build_parser", "main", "run"]
 
@@ -42,6 +40,20 @@ COMMAND_MODULES = (
 )
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: print the version and exit (read from the metadata only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "show the version and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from ccdcal._version import __version__
+
+        sys.stdout.write(f"ccdcal {__version__}\n")  # where argparse's version action prints
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -49,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Calibrate a night of CCD frames: master bias, dark and flat, "
         "calibrated science frames with uncertainties, masks and provenance.",
     )
-    parser.add_argument("--version", action="version", version=f"ccdcal {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeat for debug)"
     )
@@ -73,12 +85,18 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.handler(args, console))
-    except CcdcalError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         return 130
+    except Exception as exc:
+        # imported here: ccdcal.errors loads astropy.units, which a command that
+        # starts worker processes should not wait for
+        from ccdcal.errors import CcdcalError
+
+        if not isinstance(exc, CcdcalError):
+            raise
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return EXIT_ERROR
 
 
 def run() -> None:

@@ -12,13 +12,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from ccdcal.pipeline import Plan, ReduceOptions, plan_night
-from ccdcal.pipeline.options import parse_allow_missing
-from ccdcal.pipeline.results import PARTIAL_KINDS
+# light (no astropy): ``reduce`` builds its parser and starts its workers before planning
+from ccdcal.pipeline.options import ReduceOptions, parse_allow_missing
+
+if TYPE_CHECKING:
+    from ccdcal.pipeline.plan import Plan
 
 __all__ = ["add_plan_arguments", "make_plan", "register"]
 
@@ -94,16 +96,19 @@ def _existing_library(args: argparse.Namespace, out_dir: Path | None) -> Any:
     if args.no_library:
         return None
     from ccdcal.library import DEFAULT_FILENAME
-    from ccdcal.pipeline.library_bridge import LibraryLookup, open_library
 
     if args.db is None and (out_dir is None or not (out_dir / DEFAULT_FILENAME).exists()):
-        return None
+        return None  # and SQLAlchemy is not even imported
+    from ccdcal.pipeline.library_bridge import LibraryLookup, open_library
+
     lib = open_library(args.db, out_dir, create=False)
     return LibraryLookup(lib, options=options_from(args))
 
 
 def make_plan(args: argparse.Namespace, out_dir: Path | None) -> Plan:
     """Plan the night named on the command line."""
+    from ccdcal.pipeline.plan import plan_night
+
     return plan_night(
         args.raw_dirs,
         out_dir=out_dir,
@@ -147,5 +152,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if args.json:
             path = plan.save(args.json)
             console.print(f"plan written to {path}")
+    from ccdcal.pipeline.results import PARTIAL_KINDS
+
     partial = plan.skipped or any(p.kind in PARTIAL_KINDS for p in plan.problems)
     return EXIT_PARTIAL if partial else EXIT_OK

@@ -16,16 +16,16 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ccdcal.collection.frame import FrameInfo
-from ccdcal.collection.night import ScanResult, scan
-from ccdcal.errors import CcdcalError
+if TYPE_CHECKING:  # imported when the command runs: they load astropy
+    from ccdcal.collection.frame import FrameInfo
+    from ccdcal.collection.night import ScanResult
 
 __all__ = ["register", "relative_name", "run"]
 
@@ -119,6 +119,9 @@ def _progress_bar(console: Console, enabled: bool) -> Iterator[Callable[[int, in
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Scan the folders and print the result."""
+    from ccdcal.collection.night import scan
+    from ccdcal.errors import CcdcalError
+
     roots = [os.path.abspath(p) for p in args.raw_dirs]
     with _progress_bar(console, console.is_terminal and not args.json) as progress:
         result = scan(

@@ -33,6 +33,11 @@ from typing import TYPE_CHECKING
 
 from ccdcal._lazy import lazy_attributes
 
+#: Name of the library file inside an output directory.  Defined here, not in
+#: :mod:`ccdcal.library.engine`, so that asking whether a library exists costs
+#: no SQLAlchemy import.
+DEFAULT_FILENAME = "calibration-library.sqlite"
+
 #: Where each public name lives; loaded on first use (see :mod:`ccdcal._lazy`).
 _LAZY: dict[str, str] = {
     "DEFAULT_VALIDITY_DAYS": "ccdcal.library.database",
@@ -43,7 +48,6 @@ _LAZY: dict[str, str] = {
     "MatchRules": "ccdcal.library.decisions",
     "MatchTarget": "ccdcal.library.decisions",
     "Reason": "ccdcal.library.decisions",
-    "DEFAULT_FILENAME": "ccdcal.library.engine",
     "file_checksum": "ccdcal.library.frames",
     "select_master": "ccdcal.library.matching",
     "KINDS": "ccdcal.library.records",
@@ -68,7 +72,6 @@ if TYPE_CHECKING:
         MatchTarget,
         Reason,
     )
-    from ccdcal.library.engine import DEFAULT_FILENAME
     from ccdcal.library.frames import file_checksum
     from ccdcal.library.matching import select_master
     from ccdcal.library.records import (

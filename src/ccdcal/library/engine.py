@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from ccdcal.errors import LibraryError
+from ccdcal.library import DEFAULT_FILENAME
 from ccdcal.library.schema import SCHEMA_VERSION, UPGRADES, Base, SchemaRow
 from ccdcal.library.times import now_utc
 
@@ -54,8 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Name of the library file inside an output directory.
-DEFAULT_FILENAME = "calibration-library.sqlite"
 #: How long a SQLite writer waits for the lock before giving up (seconds).
 BUSY_TIMEOUT_S = 60.0
 #: Execution option marking an engine whose transactions write.

@@ -22,9 +22,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ccdcal.errors import InvalidParameterError
-
 __all__ = ["CALIBRATION_KINDS", "ClipSettings", "MasterKind", "ReduceOptions"]
+
+
+def _invalid(message: str) -> Exception:
+    """An :class:`~ccdcal.errors.InvalidParameterError` with ``message``.
+
+    Imported only when one is raised: :mod:`ccdcal.errors` loads astropy.units,
+    which the command line should not wait for before it starts the workers.
+    """
+    from ccdcal.errors import InvalidParameterError
+
+    return InvalidParameterError(message)
+
 
 #: The kinds of master calibration frame, in build order.
 MasterKind = Literal["bias", "dark", "flat"]
@@ -72,7 +82,7 @@ def _clip_from(value: Any) -> ClipSettings:
         return value
     if isinstance(value, Mapping):
         return ClipSettings(**dict(value))
-    raise InvalidParameterError(f"expected ClipSettings or a mapping, got {value!r}")
+    raise _invalid(f"expected ClipSettings or a mapping, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -154,24 +164,22 @@ class ReduceOptions:
         for name in ("bias_combine", "dark_combine", "flat_combine"):
             object.__setattr__(self, name, _clip_from(getattr(self, name)))
         if not 0 < self.exposure_tolerance < 10:
-            raise InvalidParameterError(
+            raise _invalid(
                 "exposure_tolerance must be a fraction > 0 (e.g. 0.1), "
                 f"got {self.exposure_tolerance}"
             )
         if self.temperature_tolerance <= 0:
-            raise InvalidParameterError(
+            raise _invalid(
                 f"temperature_tolerance must be > 0 degrees, got {self.temperature_tolerance}"
             )
         if self.mem_limit < 1e6:
-            raise InvalidParameterError(
-                f"mem_limit must be at least 1e6 bytes, got {self.mem_limit}"
-            )
+            raise _invalid(f"mem_limit must be at least 1e6 bytes, got {self.mem_limit}")
         if self.flat_normalisation not in ("mean", "median"):
-            raise InvalidParameterError(
+            raise _invalid(
                 f"flat_normalisation must be 'mean' or 'median', got {self.flat_normalisation!r}"
             )
         if self.output_dtype not in ("float32", "float64"):
-            raise InvalidParameterError(
+            raise _invalid(
                 f"output_dtype must be 'float32' or 'float64', got {self.output_dtype!r}"
             )
 
@@ -187,7 +195,7 @@ class ReduceOptions:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidParameterError(f"unknown reduce option(s) {unknown}")
+            raise _invalid(f"unknown reduce option(s) {unknown}")
         kwargs = dict(data)
         if "allow_missing" in kwargs:
             kwargs["allow_missing"] = tuple(kwargs["allow_missing"])
@@ -209,9 +217,7 @@ class ReduceOptions:
 
 def _check_kind(kind: str) -> MasterKind:
     if kind not in CALIBRATION_KINDS:
-        raise InvalidParameterError(
-            f"allow_missing accepts {list(CALIBRATION_KINDS)}, got {kind!r}"
-        )
+        raise _invalid(f"allow_missing accepts {list(CALIBRATION_KINDS)}, got {kind!r}")
     return kind
 
 
