@@ -42,8 +42,6 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeVar, runtime_checkable
 
-from ccdcal.errors import InvalidParameterError
-
 __all__ = [
     "DaskExecutor",
     "Executor",
@@ -54,6 +52,18 @@ __all__ = [
     "make_executor",
     "start_executor",
 ]
+
+
+def _invalid(message: str) -> Exception:
+    """An :class:`~ccdcal.errors.InvalidParameterError` with ``message``.
+
+    Imported only when one is raised: :mod:`ccdcal.errors` loads astropy.units,
+    which the command line should not wait for before it starts the workers.
+    """
+    from ccdcal.errors import InvalidParameterError
+
+    return InvalidParameterError(message)
+
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +159,15 @@ class ProcessExecutor(_ExecutorBase):
 
     The pool starts at :meth:`start` (or on first use) and is reused by every
     stage of a run; use the executor as a context manager (or call
-    :meth:`shutdown`) to stop it.  Each worker imports what the tasks need
-    and loads the compiled kernels once, as it starts, while the caller
-    plans the night.  Workers are forked when this process runs a single
-    thread (milliseconds each, nothing to re-import), otherwise started by a
-    fork server (``spawn`` where that is missing), so that no lock held by
-    another thread leaks into them.  Where a task runs never changes its
-    result.
+    :meth:`shutdown`) to stop it.  The workers are forked by a fork server
+    (``spawn`` where that is missing): a fresh process that imports what
+    the tasks need and loads the compiled kernels once, while the caller
+    plans the night, then forks every worker from itself in milliseconds.
+    The imports are paid once rather than once per worker (on two cores,
+    workers that each imported everything would be ready ~0.4 s later and
+    compete with the planning for the CPU), their memory pages are shared,
+    and no lock held by a thread of the caller leaks into a worker.  Where a
+    task runs never changes its result.
 
     Parameters
     ----------
@@ -166,7 +178,8 @@ class ProcessExecutor(_ExecutorBase):
         The calling process runs tasks too (default False: it keeps the
         books, records the library and draws the progress).
     start_method : {'fork', 'forkserver', 'spawn'}, optional
-        Force a :mod:`multiprocessing` start method (default: as above).
+        Force a :mod:`multiprocessing` start method (default: ``forkserver``
+        where the platform has it, else ``spawn``).
 
     Examples
     --------
@@ -185,13 +198,9 @@ class ProcessExecutor(_ExecutorBase):
         start_method: str | None = None,
     ) -> None:
         if max_workers is not None and max_workers < 0:
-            raise InvalidParameterError(
-                f"max_workers must be a number of processes >= 0, got {max_workers}"
-            )
+            raise _invalid(f"max_workers must be a number of processes >= 0, got {max_workers}")
         if max_workers == 0 and not use_caller:
-            raise InvalidParameterError(
-                "max_workers=0 needs use_caller=True (someone has to run the tasks)"
-            )
+            raise _invalid("max_workers=0 needs use_caller=True (someone has to run the tasks)")
         cores = os.cpu_count() or 1
         default = cores - 1 if use_caller else cores
         self.max_workers = default if max_workers is None else max_workers
@@ -212,13 +221,7 @@ class ProcessExecutor(_ExecutorBase):
         return self.max_workers + (1 if self.use_caller else 0)
 
     def _context(self) -> multiprocessing.context.BaseContext:
-        method = self.start_method
-        if method is None:
-            # fork is cheapest (a worker starts in milliseconds with what this process
-            # has imported) but only safe while this process runs a single thread
-            alone = threading.active_count() == 1
-            method = "fork" if alone and "fork" in multiprocessing.get_all_start_methods() else None
-        ctx = multiprocessing.get_context(method or _start_method())
+        ctx = multiprocessing.get_context(self.start_method or _start_method())
         if ctx.get_start_method() == "forkserver":
             ctx.set_forkserver_preload(list(PRELOAD))
         return ctx
@@ -236,9 +239,11 @@ class ProcessExecutor(_ExecutorBase):
     def start(self) -> None:
         """Start the workers now; they import what tasks need while the caller goes on.
 
-        With ``fork`` the workers are forked here, before any thread of this
-        process exists; with ``forkserver`` or ``spawn`` they are started from
-        a background thread (the fork server first imports the modules).
+        With ``fork`` (only when asked for) the workers are forked here, so
+        call this before any thread of this process exists; with
+        ``forkserver`` or ``spawn`` they are started from a background thread
+        (the fork server first imports the modules, which takes most of a
+        second).
         """
         if self._warm is not None:
             return
@@ -320,9 +325,7 @@ class ThreadExecutor(_ExecutorBase):
 
     def __init__(self, *, max_workers: int | None = None) -> None:
         if max_workers is not None and max_workers < 1:
-            raise InvalidParameterError(
-                f"max_workers must be a positive number of threads, got {max_workers}"
-            )
+            raise _invalid(f"max_workers must be a positive number of threads, got {max_workers}")
         self.max_workers = max_workers or os.cpu_count() or 1
         self._pool: cf.ThreadPoolExecutor | None = None
 
@@ -429,7 +432,7 @@ def make_executor(
     SerialExecutor()
     """
     if jobs is not None and jobs < 1:
-        raise InvalidParameterError(f"jobs must be at least 1, got {jobs}")
+        raise _invalid(f"jobs must be at least 1, got {jobs}")
     n = jobs or os.cpu_count() or 1
     if spec is None:
         spec = "process" if n > 1 else "serial"
@@ -440,12 +443,12 @@ def make_executor(
             return ThreadExecutor(max_workers=n)
         if spec == "process":
             return ProcessExecutor(max_workers=n)
-        raise InvalidParameterError(
+        raise _invalid(
             f"unknown executor {spec!r}; use 'serial', 'thread', 'process' or an object with "
             "a map() method"
         )
     if not isinstance(spec, Executor):
-        raise InvalidParameterError(
+        raise _invalid(
             f"executor must be 'serial', 'thread', 'process' or have name and map(fn, tasks); "
             f"got {spec!r}"
         )
