@@ -103,11 +103,11 @@ def test_output_file_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(OutputExistsError, match="already exists"):
         ccdcal.combine(frames, output_file=out)
 
-    def broken_writeto(self: Any, name: Any, *args: Any, **kwargs: Any) -> None:
+    def broken_write(hdul: Any, name: Any, *args: Any, **kwargs: Any) -> None:
         Path(name).write_bytes(b"SIMPLE  =                    T / half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(fits.HDUList, "writeto", broken_writeto)
+    monkeypatch.setattr(ccdcal.io.fits, "write_file", broken_write)  # the file writer
     with pytest.raises(OSError, match="disk full"):
         ccdcal.combine(frames, output_file=out, overwrite_output=True)
     assert out.read_bytes() == before

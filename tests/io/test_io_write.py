@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, Variance
 from astropy.wcs import WCS
 
 from ccdcal.errors import FrameWriteError, OutputExistsError
-from ccdcal.io import read_ccd, write_ccd
+from ccdcal.io import read_ccd, stream, write_ccd
+from ccdcal.io.fits import write_ccd_with_identity
+from ccdcal.io.identity import file_identity
 from ccdcal.io.provenance import FILE_KEY, read_provenance, record_step
 
 
@@ -252,29 +255,34 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.fits"]
 
 
+def _half_then_disk_full(hdul: fits.HDUList, sink: Any, **kwargs: object) -> None:
+    sink.write(b"SIMPLE  = half a file")
+    raise OSError("disk full")
+
+
+@pytest.mark.parametrize("name", ["o.fits", "o.fits.gz", "o.fits.fz"])
 def test_failed_write_leaves_old_file_and_no_temporary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     first = _product(np.random.default_rng(14))
-    path = write_ccd(first, tmp_path / "o.fits")
-
-    def broken_writeto(self: fits.HDUList, name: object, **kwargs: object) -> None:
-        Path(str(name)).write_bytes(b"SIMPLE  = half a file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(fits.HDUList, "writeto", broken_writeto)
-    with pytest.raises(FrameWriteError, match=r"o\.fits' could not be written \(disk full\)"):
+    path = write_ccd(first, tmp_path / name)
+    # uncompressed and gzipped files are written by ccdcal's writer, .fz ones by astropy
+    monkeypatch.setattr(stream, "write_hdulist", _half_then_disk_full)
+    monkeypatch.setattr(fits.HDUList, "writeto", _half_then_disk_full)
+    with pytest.raises(
+        FrameWriteError, match=r"o\.fits(\.gz|\.fz)?' could not be written \(disk full\)"
+    ):
         write_ccd(_product(np.random.default_rng(15)), path, overwrite=True)
     monkeypatch.undo()
     np.testing.assert_array_equal(read_ccd(path).data, first.data)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.fits"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
 def test_unwritable_folder_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def denied(self: fits.HDUList, name: object, **kwargs: object) -> None:
+    def denied(name: object, *args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(name))
 
-    monkeypatch.setattr(fits.HDUList, "writeto", denied)
+    monkeypatch.setattr(stream, "open", denied, raising=False)  # the tests may run as root
     with pytest.raises(
         FrameWriteError, match=r"o\.fits' could not be written \(Permission denied\).*permissions"
     ):
@@ -324,3 +332,137 @@ def test_ccdproc_reads_and_combines_our_files(tmp_path: Path) -> None:
     assert list(collection.summary["object"]) == ["M67"] * 3
     for ccd in collection.ccds():
         assert isinstance(ccd.uncertainty, StdDevUncertainty)
+
+
+# ----------------------------------------------------------------------------- identity, checksums
+
+
+def _night_product(rng: np.random.Generator, dtype: type = np.float32) -> CCDData:
+    """Shaped like a pipeline output: provenance JSON in CONTINUE cards, a few masked pixels."""
+    ccd = _product(rng, shape=(37, 53), dtype=dtype)
+    record_step(
+        ccd,
+        "make_master_flat",
+        call_args={},
+        params={"inputs": [f"r{n:07d}.fits" for n in range(20)], "note": "z" * 400},
+        calibrations={"bias": "bias_1x1.fits"},
+        add_keyword={},
+    )
+    return ccd
+
+
+@pytest.mark.parametrize("name", ["w.fits", "w.fits.gz", "w.fits.fz"])
+def test_identity_equals_file_identity_afterwards(tmp_path: Path, name: str) -> None:
+    ccd = _night_product(np.random.default_rng(30))
+    written = write_ccd_with_identity(ccd, tmp_path / name)
+    assert written == file_identity(tmp_path / name)
+    assert written.path == str(tmp_path / name)
+    back = read_ccd(tmp_path / name)
+    np.testing.assert_array_equal(back.data, ccd.data)
+    np.testing.assert_array_equal(back.mask, ccd.mask)
+    # replacing the file gives the new file's identity
+    again = write_ccd_with_identity(
+        _product(np.random.default_rng(31)), written.path, overwrite=True
+    )
+    assert again == file_identity(tmp_path / name)
+    assert again.sha256 != written.sha256
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_identity_and_plain_write_give_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "_timestamp", lambda: "2020-01-02T03:04:05")
+    ccd = _night_product(np.random.default_rng(32))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain = write_ccd(ccd, tmp_path / "a" / "x.fits")
+    written = write_ccd_with_identity(ccd, tmp_path / "b" / "x.fits")
+    assert plain.read_bytes() == Path(written.path).read_bytes()
+    assert written.size == plain.stat().st_size
+
+
+def test_identity_with_fsync(tmp_path: Path) -> None:
+    path = tmp_path / "s.fits"
+    written = write_ccd_with_identity(_product(np.random.default_rng(36)), path, fsync=True)
+    assert written == file_identity(path)
+
+
+def test_identity_refuses_to_overwrite_like_write_ccd(tmp_path: Path) -> None:
+    path = write_ccd(_product(np.random.default_rng(33)), tmp_path / "o.fits")
+    with pytest.raises(OutputExistsError, match=r"o\.fits' already exists"):
+        write_ccd_with_identity(_product(np.random.default_rng(34)), path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16, np.int16, np.int32])
+@pytest.mark.parametrize("name", ["c.fits", "c.fits.gz", "c.fits.fz"])
+def test_astropy_verifies_every_checksum(tmp_path: Path, dtype: type, name: str) -> None:
+    rng = np.random.default_rng(35)
+    ccd = _night_product(rng)
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    if info is not None:  # raw-like integer frames, no uncertainty
+        data = rng.integers(info.min, info.max, ccd.shape, dtype=dtype, endpoint=True)
+        ccd = CCDData(data, unit="adu", mask=ccd.mask, meta=ccd.meta)
+    else:
+        ccd = CCDData(
+            ccd.data.astype(dtype),
+            unit=ccd.unit,
+            mask=ccd.mask,
+            meta=ccd.meta,
+            uncertainty=StdDevUncertainty(ccd.uncertainty.array.astype(dtype)),
+        )
+    path = write_ccd(ccd, tmp_path / name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a wrong CHECKSUM or DATASUM is a warning in astropy
+        # a tile-compressed HDU carries its checksums on the table that stores it
+        with fits.open(path, checksum=True, disable_image_compression=True) as hdul:
+            for hdu in hdul:
+                assert hdu.verify_checksum() == 1
+                assert hdu.verify_datasum() == 1
+    back = read_ccd(path)
+    assert back.data.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(back.data, ccd.data)
+    np.testing.assert_array_equal(back.mask, ccd.mask)
+    assert read_provenance(back.meta) == read_provenance(ccd.meta)
+
+
+def test_integer_mask_is_written_as_zero_or_one(tmp_path: Path) -> None:
+    mask = np.array([[0, 1], [256, -3]], dtype=np.int32)  # 256 would wrap to 0 as uint8
+    ccd = CCDData(np.zeros((2, 2), np.float32), unit="adu")
+    ccd._mask = mask  # CCDData makes a mask bool; an integer one can still be set like this
+    path = write_ccd(ccd, tmp_path / "m.fits")
+    np.testing.assert_array_equal(fits.getdata(path, "MASK"), [[0, 1], [1, 1]])
+    np.testing.assert_array_equal(ccd.mask, [[0, 1], [256, -3]])
+
+
+@pytest.mark.filterwarnings("ignore::astropy.io.fits.verify.VerifyWarning")
+@pytest.mark.filterwarnings("ignore::astropy.utils.exceptions.AstropyUserWarning")
+@pytest.mark.parametrize("name", ["bad.fits", "bad.fits.gz"])
+def test_a_header_astropy_refuses_names_the_keyword(tmp_path: Path, name: str) -> None:
+    meta = {"A_VERY_LONG_KEYWORD_NAME_THAT_GOES_ON_AND_ON_FOREVER_AND_EVER_XXXXXXXX": "x" * 40}
+    ccd = CCDData(np.zeros((2, 2), np.float32), unit="adu", meta=meta)
+    with pytest.raises(
+        FrameWriteError,
+        match=r"(?s)bad\.fits(\.gz)?' could not be written: the header is not valid FITS .*"
+        r"A_VERY_LONG_KEYWORD_NAME.* is not FITS standard",
+    ):
+        write_ccd_with_identity(ccd, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unparsable_card_in_a_header_names_the_keyword(tmp_path: Path) -> None:
+    cards = ["SIMPLE  =                    T", "DATE    = 2020-01-01 / unquoted", "END"]
+    header = fits.Header.fromstring("".join(card.ljust(80) for card in cards))
+    ccd = CCDData(np.zeros((2, 2), np.float32), unit="adu", meta=header)
+    with pytest.raises(
+        FrameWriteError, match=r"header keyword 'DATE' cannot be written.*Unparsable"
+    ):
+        write_ccd(ccd, tmp_path / "u.fits")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_name_that_is_not_ascii_is_explained(tmp_path: Path) -> None:
+    ccd = CCDData(np.zeros((2, 2), np.float32), unit="adu")
+    with pytest.raises(FrameWriteError, match=r"file name 'Ωmega\.fits'.*CCDCFILE.*ASCII"):
+        write_ccd(ccd, tmp_path / "Ωmega.fits")
+    assert list(tmp_path.iterdir()) == []

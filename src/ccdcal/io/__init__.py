@@ -25,25 +25,38 @@ _LAZY: dict[str, str] = {
     "ccd_to_hdulist": "ccdcal.io.fits",
     "read_ccd": "ccdcal.io.fits",
     "write_ccd": "ccdcal.io.fits",
+    "write_ccd_with_identity": "ccdcal.io.fits",
+    "FileIdentity": "ccdcal.io.identity",
+    "file_identity": "ccdcal.io.identity",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from ccdcal.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text, file_checksum
     from ccdcal.io.cards import bunit_string, header_from_meta, parse_bunit, split_wcs
-    from ccdcal.io.fits import FITS_SUFFIXES, ccd_to_hdulist, read_ccd, write_ccd
+    from ccdcal.io.fits import (
+        FITS_SUFFIXES,
+        ccd_to_hdulist,
+        read_ccd,
+        write_ccd,
+        write_ccd_with_identity,
+    )
+    from ccdcal.io.identity import FileIdentity, file_identity
 
 __all__ = [
     "FITS_SUFFIXES",
+    "FileIdentity",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "bunit_string",
     "ccd_to_hdulist",
     "file_checksum",
+    "file_identity",
     "header_from_meta",
     "parse_bunit",
     "read_ccd",
     "split_wcs",
     "write_ccd",
+    "write_ccd_with_identity",
 ]

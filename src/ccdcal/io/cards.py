@@ -152,6 +152,17 @@ def _add_card(header: fits.Header, key: str, value: Any) -> None:
         ) from exc
 
 
+def _card_item(card: fits.Card) -> tuple[str, Any]:
+    """``(keyword, (value, comment))`` of a card; an unparsable one is an error."""
+    try:
+        return card.keyword, (card.value, card.comment or None)
+    except fits.VerifyError as exc:
+        raise FrameWriteError(
+            f"header keyword {card.keyword!r} cannot be written to FITS: its card "
+            f"cannot be read ({exc}); remove or correct it in ccd.meta before writing"
+        ) from exc
+
+
 def header_from_meta(meta: Mapping[str, Any] | fits.Header | None) -> fits.Header:
     """A FITS header for a frame's ``meta``, without the array-description cards.
 
@@ -171,7 +182,7 @@ def header_from_meta(meta: Mapping[str, Any] | fits.Header | None) -> fits.Heade
         return header
     cards: Iterable[tuple[str, Any]]
     if isinstance(meta, fits.Header):
-        cards = ((card.keyword, (card.value, card.comment or None)) for card in meta.cards)
+        cards = (_card_item(card) for card in meta.cards)
     else:
         cards = meta.items()
     for key, value in cards:

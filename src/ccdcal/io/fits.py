@@ -19,6 +19,13 @@ Raw files are opened read-only and are never changed. A file name ending in
 ``.gz`` is gzip-compressed and one ending in ``.fz`` is tile-compressed
 (losslessly) both when reading and when writing.
 
+Writing: astropy builds and verifies the headers; the data of uncompressed
+and gzipped files go through :mod:`ccdcal.io.stream`, which computes
+``DATASUM``/``CHECKSUM`` itself and never byte-swaps the arrays in place (the
+file is byte for byte the one ``HDUList.writeto(checksum=True)`` writes).
+:func:`write_ccd_with_identity` also returns the file's SHA-256, hashed from
+the bytes as they are written, so the pipeline does not read its outputs back.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -37,7 +44,6 @@ Examples
 
 from __future__ import annotations
 
-import gzip
 import logging
 import mmap
 import os
@@ -60,7 +66,9 @@ from numpy.typing import DTypeLike
 from ccdcal.errors import FrameNotFoundError, FrameReadError, FrameWriteError
 from ccdcal.io.atomic import atomic_path
 from ccdcal.io.cards import bunit_string, header_from_meta, parse_bunit, split_wcs
+from ccdcal.io.identity import FileIdentity
 from ccdcal.io.provenance import FILE_KEY
+from ccdcal.io.stream import write_file
 
 __all__ = [
     "FITS_SUFFIXES",
@@ -71,6 +79,7 @@ __all__ = [
     "resolve_unit",
     "select_hdu",
     "write_ccd",
+    "write_ccd_with_identity",
 ]
 
 logger = logging.getLogger(__name__)
@@ -454,7 +463,9 @@ def _mask_array(ccd: CCDData, data: np.ndarray) -> np.ndarray:
             f"the mask has shape {mask.shape} but the data {data.shape}; they must match "
             "to be written"
         )
-    return mask.astype(np.uint8)
+    if mask.dtype == np.bool_:
+        return mask.view(np.uint8)  # a bool is stored as the byte 0 or 1: no copy
+    return np.not_equal(mask, 0).view(np.uint8)
 
 
 def _image_hdu(
@@ -498,7 +509,13 @@ def ccd_to_hdulist(
     if ccd.wcs is not None:
         header.extend(ccd.wcs.to_header(relax=True), useblanks=False, update=True)
     if file_name is not None:
-        header[FILE_KEY] = (file_name, "file this frame was read from or written to")
+        try:
+            header[FILE_KEY] = (file_name, "file this frame was read from or written to")
+        except ValueError as exc:
+            raise FrameWriteError(
+                f"the file name {file_name!r} cannot be written to the header keyword "
+                f"{FILE_KEY} ({exc}); use a file name made of ASCII characters"
+            ) from None
     if compress:
         hdus: list[Any] = [fits.PrimaryHDU(), _image_hdu(data, header, None, compress=True)]
     else:
@@ -522,6 +539,55 @@ def _suffix_kind(path: Path) -> str:
     return "plain"
 
 
+def _write(
+    ccd: CCDData,
+    target: Path,
+    *,
+    overwrite: bool,
+    checksum: bool,
+    dtype: DTypeLike | None,
+    hdu_mask: str | None,
+    hdu_uncertainty: str | None,
+    key_uncertainty_type: str,
+    fsync: bool,
+    identify: bool,
+) -> FileIdentity | None:
+    """Write ``ccd`` to ``target`` atomically; its identity when ``identify``."""
+    kind = _suffix_kind(target)
+    hdul = ccd_to_hdulist(
+        ccd,
+        dtype=dtype,
+        file_name=target.name,
+        hdu_mask=hdu_mask,
+        hdu_uncertainty=hdu_uncertainty,
+        key_uncertainty_type=key_uncertainty_type,
+        compress=kind == "tile",
+    )
+    with atomic_path(target, overwrite=overwrite, fsync=fsync) as tmp:
+        try:
+            written = write_file(
+                hdul,
+                tmp,
+                checksum=checksum,
+                gzip_level=6 if kind == "gzip" else None,
+                record_as=target if identify else None,
+            )
+        except fits.VerifyError as exc:
+            raise FrameWriteError(
+                f"{str(target)!r} could not be written: the header is not valid FITS "
+                f"({exc}); fix the keyword named above in ccd.meta"
+            ) from exc
+        except FrameWriteError:
+            raise
+        except OSError as exc:  # permission denied, disk full...
+            raise FrameWriteError(
+                f"{str(target)!r} could not be written ({exc.strerror or exc}); check the "
+                f"free space and the permissions of {str(target.parent)!r}"
+            ) from exc
+    logger.debug("wrote %s", target)
+    return written
+
+
 def write_ccd(
     ccd: CCDData,
     path: str | os.PathLike[str],
@@ -539,6 +605,11 @@ def write_ccd(
     The file is first written under a hidden temporary name in the same
     folder and renamed into place only when complete, so a reader (or a run
     killed part-way) never sees half a file. ``ccd`` is not changed.
+
+    astropy builds and verifies the headers; the data of an uncompressed
+    (or gzipped) file are written by :mod:`ccdcal.io.stream`, which computes
+    ``DATASUM``/``CHECKSUM`` itself in the same pass. The file is the one
+    ``HDUList.writeto(checksum=True)`` writes.
 
     Parameters
     ----------
@@ -564,6 +635,18 @@ def write_ccd(
     pathlib.Path
         The path written. Its header has ``CCDCFILE`` set to the file name.
 
+    Raises
+    ------
+    OutputExistsError
+        The file exists and ``overwrite`` is False.
+    FrameWriteError
+        A header keyword is not valid FITS (the message names it), the
+        uncertainty or mask cannot be saved, or the file cannot be written.
+
+    See Also
+    --------
+    write_ccd_with_identity : the same, returning the file's size, time and SHA-256.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -578,34 +661,67 @@ def write_ccd(
     ccdcal.errors.OutputExistsError: '...m.fits' already exists; pass overwrite=True ...
     """
     target = Path(path)
-    kind = _suffix_kind(target)
-    hdul = ccd_to_hdulist(
+    _write(
         ccd,
+        target,
+        overwrite=overwrite,
+        checksum=checksum,
         dtype=dtype,
-        file_name=target.name,
         hdu_mask=hdu_mask,
         hdu_uncertainty=hdu_uncertainty,
         key_uncertainty_type=key_uncertainty_type,
-        compress=kind == "tile",
+        fsync=fsync,
+        identify=False,
     )
-    with atomic_path(target, overwrite=overwrite, fsync=fsync) as tmp:
-        try:
-            if kind == "gzip":
-                with gzip.open(tmp, "wb", compresslevel=6) as handle:
-                    hdul.writeto(handle, checksum=checksum)
-            else:
-                hdul.writeto(tmp, checksum=checksum)
-        except fits.VerifyError as exc:
-            raise FrameWriteError(
-                f"{str(target)!r} could not be written: the header is not valid FITS "
-                f"({exc}); fix the keyword named above in ccd.meta"
-            ) from exc
-        except FrameWriteError:
-            raise
-        except OSError as exc:  # permission denied, disk full...
-            raise FrameWriteError(
-                f"{str(target)!r} could not be written ({exc.strerror or exc}); check the "
-                f"free space and the permissions of {str(target.parent)!r}"
-            ) from exc
-    logger.debug("wrote %s", target)
     return target
+
+
+def write_ccd_with_identity(
+    ccd: CCDData,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    checksum: bool = True,
+    dtype: DTypeLike | None = None,
+    hdu_mask: str | None = "MASK",
+    hdu_uncertainty: str | None = "UNCERT",
+    key_uncertainty_type: str = "UTYPE",
+    fsync: bool = False,
+) -> FileIdentity:
+    """:func:`write_ccd`, returning the identity (size, time, SHA-256) of the file.
+
+    The SHA-256 is computed from the bytes as they are written, so the file
+    is not read back; the result equals
+    :func:`~ccdcal.io.identity.file_identity` of ``path`` afterwards. The
+    parameters, file and errors are those of :func:`write_ccd`.
+
+    Returns
+    -------
+    FileIdentity
+        ``path`` (as given), size, modification time (ns) and SHA-256.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from ccdcal.io.identity import file_identity
+    >>> ccd = CCDData(np.ones((4, 5), dtype=np.float32), unit="electron")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "science.fits"
+    >>> written = write_ccd_with_identity(ccd, path)
+    >>> written == file_identity(path), written.size
+    (True, 5760)
+    """
+    written = _write(
+        ccd,
+        Path(path),
+        overwrite=overwrite,
+        checksum=checksum,
+        dtype=dtype,
+        hdu_mask=hdu_mask,
+        hdu_uncertainty=hdu_uncertainty,
+        key_uncertainty_type=key_uncertainty_type,
+        fsync=fsync,
+        identify=True,
+    )
+    assert written is not None  # write_file hashes when record_as is given
+    return written

@@ -15,6 +15,10 @@ is the same, the output file is unchanged and every raw input is unchanged
 (same size and time, or else the same SHA-256).  A run killed part-way leaves
 outputs without records; they are simply made again.
 
+:class:`FileIdentity` and :func:`file_identity` live in
+:mod:`ccdcal.io.identity` (so that the FITS writer can return an identity)
+and are re-exported here.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -37,11 +41,11 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ccdcal.io.atomic import atomic_write_text, file_checksum
+from ccdcal.io.identity import FileIdentity, file_identity
 
 __all__ = ["STATE_DIR", "FileIdentity", "StateStore", "file_identity", "recipe_hash"]
 
@@ -49,46 +53,6 @@ log = logging.getLogger(__name__)
 
 #: Folder (inside the output directory) holding ccdcal's bookkeeping.
 STATE_DIR = ".ccdcal"
-
-
-@dataclass(frozen=True)
-class FileIdentity:
-    """A file's path, size, modification time (ns) and SHA-256."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
-
-    def to_list(self) -> list[Any]:
-        """``[path, size, mtime_ns, sha256]`` for JSON."""
-        return [self.path, self.size, self.mtime_ns, self.sha256]
-
-    @classmethod
-    def from_list(cls, item: list[Any]) -> FileIdentity:
-        """Rebuild from :meth:`to_list` output."""
-        return cls(str(item[0]), int(item[1]), int(item[2]), str(item[3]))
-
-    def matches_stat(self, path: str | os.PathLike[str]) -> bool:
-        """Whether the file has the same size and modification time now."""
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
-
-
-def file_identity(path: str | os.PathLike[str]) -> FileIdentity:
-    """Size, modification time and SHA-256 of a file (reads it once).
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = p.write_bytes(b"abc")
-    >>> file_identity(p).sha256[:8]
-    'ba7816bf'
-    """
-    p = Path(path)
-    st = p.stat()
-    return FileIdentity(str(p), st.st_size, st.st_mtime_ns, file_checksum(p))
 
 
 def recipe_hash(parts: Mapping[str, Any]) -> str:
