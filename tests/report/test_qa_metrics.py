@@ -84,7 +84,10 @@ def test_dark_current_matches_truth(
     rng = np.random.default_rng(3)
     noisy = truth * t + rng.normal(0.0, sigma, (20, n))
     expected = float(np.median(np.median(noisy, axis=1))) / t
-    assert abs(dark["current_median"] - expected) < 4 * 1.2533 * sigma / math.sqrt(n) / t
+    # the master is the mean of 5 integer darks minus that of 5 biases: where nothing is
+    # rejected (nearly everywhere) it lies on a grid of 1/5 ADU, and so does its median
+    tolerance = 4 * 1.2533 * sigma / math.sqrt(n) + (1 / 5) / 2
+    assert abs(dark["current_median"] - expected) < tolerance / t
 
 
 @pytest.mark.parametrize("binning", [1, 2])

@@ -3,9 +3,10 @@
 * **bias**: the raw frames combined (clipped average by default), streamed
   from the files.
 * **dark**: the raw darks combined, then the master bias subtracted.  The
-  clipping statistics (median, MAD) do not change when the same frame is
-  subtracted from every input, so this equals combining bias-subtracted darks
-  -- without holding them in memory.  With an overscan the frames are
+  clipping is about the median of each pixel, which moves with the same frame
+  subtracted from every input (the noise model's photon term is taken above
+  the master bias's median level), so this equals combining bias-subtracted
+  darks -- without holding them in memory.  With an overscan the frames are
   prepared one by one instead.  Its EXPTIME is the darks' mean.
 * **flat**: each flat checked against saturation (raw level), bias- and
   dark-subtracted (the dark scaled by EXPTIME), checked for a minimum level,
@@ -15,6 +16,13 @@
   way are reported with the reason.
 * **derived flat**: a finer-binned master flat block-averaged to the coarser
   binning (mask and uncertainty carried) and normalised again.
+
+Biases and darks are clipped by default against the CCD noise model (IRAF's
+``ccdclip``, :data:`~ccdcal.pipeline.options.NOISE_MODEL_CLIP`): the read
+noise measured on the bias frames, the gain, and the photon noise of the
+signal above the bias -- a σ known far better than a ``mad_std`` of a few
+values, so that good values are kept and the master's error is the
+``RN/sqrt(n)`` its uncertainty says.
 
 With an overscan, the variance of the overscan level subtracted from each
 frame (measured on the frames, :func:`~ccdcal.pipeline.frames.overscan_sigma`)
@@ -26,7 +34,9 @@ kind, binning, filter, exposure, inputs and a provenance record in its header.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -38,7 +48,8 @@ from astropy import units as u
 from astropy.nddata import CCDData, StdDevUncertainty
 from astropy.stats import mad_std
 
-from ccdcal.io.fits import read_ccd, write_ccd
+from ccdcal.errors import InvalidParameterError
+from ccdcal.io.fits import read_ccd, write_ccd, write_ccd_with_identity
 from ccdcal.io.provenance import record_step
 from ccdcal.pipeline.frames import (
     load_raw,
@@ -49,7 +60,7 @@ from ccdcal.pipeline.frames import (
     saturation_level,
 )
 from ccdcal.pipeline.model import FrameRef, MasterSpec
-from ccdcal.pipeline.noise import bias_sigma, dark_sigma, flat_sigma, kept_counts
+from ccdcal.pipeline.noise import ClipNoise, bias_sigma, dark_sigma, flat_sigma, kept_counts
 from ccdcal.pipeline.options import ClipSettings
 from ccdcal.pipeline.state import FileIdentity, file_identity
 from ccdcal.pipeline.tasks import MasterTask, TaskResult, measure_for_report
@@ -98,12 +109,21 @@ def combine_frames(
     scale: Sequence[float] | None = None,
     threads: int | None = None,
     rejection_map: bool = False,
+    noise: ClipNoise | None = None,
 ) -> CCDData:
     """Combine frames (or files) as ``clip`` says, in float32.
 
     With ``rejection_map`` the result's ``flags`` count the values rejected at each pixel.
+    ``noise`` is the CCD noise model that ``ClipSettings(stdfunc='noise_model')``
+    clips against (IRAF's ``ccdclip``).
+
+    >>> frames = [CCDData(np.full((2, 2), v, np.float32), unit="adu") for v in (9, 10, 11, 90)]
+    >>> clip = ClipSettings(sigma_low=3.5, sigma_high=3.5, stdfunc="noise_model")
+    >>> noise = ClipNoise(gain=1.0, read_noise=1.0, pedestal=float("inf"))
+    >>> combine_frames(frames, clip, mem_limit=1e8, noise=noise).data.tolist()
+    [[10.0, 10.0], [10.0, 10.0]]
     """
-    from ccdcal.stacking import SigmaClip, combine
+    from ccdcal.stacking import CCDClip, SigmaClip, combine
 
     kwargs: dict[str, Any] = {
         "method": clip.method,
@@ -112,7 +132,22 @@ def combine_frames(
         "threads": threads,
         "rejection_map": rejection_map,
     }
-    if clip.clipping:
+    if clip.noise_model:
+        if noise is None:
+            raise InvalidParameterError(
+                "ClipSettings(stdfunc='noise_model') clips against the CCD noise model: "
+                "give noise=ClipNoise(gain, read_noise, pedestal)"
+            )
+        kwargs["rejection"] = CCDClip(
+            gain=noise.gain,
+            read_noise=noise.read_noise * noise.gain,  # CCDClip takes electrons
+            low=clip.sigma_low,
+            high=clip.sigma_high,
+            maxiters=clip.maxiters,
+            center=clip.cenfunc,
+            pedestal=noise.pedestal,
+        )
+    elif clip.clipping and clip.stdfunc != "noise_model":
         kwargs["rejection"] = SigmaClip(
             low=clip.sigma_low,
             high=clip.sigma_high,
@@ -200,8 +235,7 @@ def _finish(
     quality = {**_quality(master), **extra_quality}
     out = Path(task.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_ccd(master, out, overwrite=task.overwrite)
-    product = file_identity(out)
+    product = write_ccd_with_identity(master, out, overwrite=task.overwrite)
     entry = {"key": spec.key, "kind": spec.kind, "source": spec.source, "exptime": spec.exptime}
     qa = measure_for_report(task.options, master, {**entry, "quality": quality}, out, science=False)
     return TaskResult(
@@ -223,10 +257,19 @@ def _clip_params(task: MasterTask, spec: MasterSpec) -> dict[str, Any]:
     clip = {"bias": task.options.bias_combine, "dark": task.options.dark_combine}.get(
         spec.kind, task.options.flat_combine
     )
+    if clip.noise_model:
+        rejection = (
+            "ccdclip: sigma of one frame from the CCD noise model, read noise measured on "
+            "the bias frames, photon noise of the signal above the bias (COMBREJ: the values)"
+        )
+    else:
+        rejection = f"sigclip: sigma = {clip.stdfunc} of the values" if clip.clipping else "none"
     return {
         "method": clip.method,
+        "rejection": rejection,
         "sigma_low": clip.sigma_low,
         "sigma_high": clip.sigma_high,
+        "maxiters": clip.maxiters,
         "cenfunc": clip.cenfunc,
         "stdfunc": clip.stdfunc,
     }
@@ -254,12 +297,25 @@ def _load_master(use: Any) -> CCDData:
 
 
 def _read_noise_estimate(frames: Sequence[FrameRef]) -> float | None:
-    """Read noise in ADU from the difference of the first two bias frames (robust)."""
+    """Read noise in ADU from the difference of the first two frames (robust).
+
+    The standard deviation of the difference within 5 ``mad_std`` of its
+    median, over sqrt(2): the ``mad_std`` alone is quantised on integer
+    data (by up to 7 % at a read noise of 7 ADU); the clipped standard
+    deviation is not, and it counts the rounding, which is noise of the
+    frames too.  On darks it includes the dark current's shot noise.
+    """
     if len(frames) < 2:
         return None
-    a = load_raw(frames[0]).data[::2, ::2].astype(np.float32)
-    b = load_raw(frames[1]).data[::2, ::2].astype(np.float32)
-    return float(mad_std(a - b) / np.sqrt(2.0))
+    a = load_raw(frames[0]).data[::2, ::2].astype(np.float64)
+    b = load_raw(frames[1]).data[::2, ::2].astype(np.float64)
+    diff = (a - b)[np.isfinite(a) & np.isfinite(b)]
+    if diff.size < 2:
+        return None
+    diff -= np.median(diff)
+    spread = float(mad_std(diff))
+    core = diff[np.abs(diff) <= 5.0 * max(spread, 1.0)]
+    return float(np.std(core) / np.sqrt(2.0))
 
 
 def _noise(task: MasterTask, estimate: float | None = None) -> tuple[float, float, list[str]]:
@@ -302,17 +358,44 @@ def _with_overscan_noise(read_noise: float, overscan_var: float) -> float:
     return float(np.sqrt(read_noise**2 + overscan_var))
 
 
+def _clip_settings(clip: ClipSettings, read_noise: float | None, n_frames: int) -> ClipSettings:
+    """``clip``, or ccdproc's clipping when it asks for a noise model and no read noise is known.
+
+    With two frames both values lie equally far from their centre: a
+    noise-model clipping then rejects only the higher (IRAF's ``crreject``),
+    the side of cosmic rays and hot outliers, instead of both.
+    """
+    if not clip.noise_model:
+        return clip
+    if read_noise is None or not read_noise > 0:
+        if n_frames > 1:
+            log.warning("no read noise known to clip against: clipping with mad_std instead")
+        return dataclasses.replace(clip, stdfunc="mad_std")
+    if n_frames == 2 and clip.sigma_high is not None:
+        return dataclasses.replace(clip, sigma_low=None)
+    return clip
+
+
 def _combine_raw(
-    task: MasterTask, clip: ClipSettings, bias: CCDData | None = None
+    task: MasterTask,
+    clip: ClipSettings,
+    bias: CCDData | None = None,
+    *,
+    gain: float = 1.0,
+    read_noise: float | None = None,
 ) -> tuple[CCDData, float]:
     """Combine the task's raw frames (bias-subtracted first when the frames need preparing).
 
+    ``gain`` (e-/ADU) and ``read_noise`` (ADU, of a raw frame) make the noise
+    model a ``'noise_model'`` clipping uses; without a bias the frames are
+    biases (read noise only), with one darks (photon noise above the bias).
     Also returns the mean variance (ADU²) of the overscan levels subtracted
     (0 without an overscan): it adds to each frame's read noise.
     """
     from ccdcal.calibrate import subtract_bias
 
     frames = task.frames
+    clip = _clip_settings(clip, read_noise, len(frames))
     overscan_var = 0.0
     if not _needs_preparation(frames):
         inputs: list[Any] = [f.path for f in frames]
@@ -324,12 +407,28 @@ def _combine_raw(
             overscan_var += overscan_sigma(f, raw) ** 2 / len(frames)
             ccd = prepare_raw(f, raw)
             inputs.append(subtract_bias(ccd, bare, add_keyword=False) if bare is not None else ccd)
+    noise = None
+    if clip.noise_model:
+        if bias is None:
+            pedestal = math.inf  # bias frames: no photons
+        elif _needs_preparation(frames):
+            pedestal = 0.0  # bias-subtracted already
+        else:  # raw darks: the photon term counts from the bias level up
+            pedestal = raw_level(np.asarray(bias.data), mask=bias.mask)
+        rn = _with_overscan_noise(float(read_noise or 0.0), overscan_var)
+        noise = ClipNoise(gain=gain, read_noise=rn, pedestal=pedestal)
     combined = combine_frames(
-        inputs, clip, mem_limit=task.options.mem_limit, threads=task.threads, rejection_map=True
+        inputs,
+        clip,
+        mem_limit=task.options.mem_limit,
+        threads=task.threads,
+        rejection_map=True,
+        noise=noise,
     )
     if bias is not None and not _needs_preparation(frames):
-        # clipping about the median with a MAD spread is blind to an offset common to every
-        # input, so combining raw darks and subtracting the bias once equals combining
+        # clipping about the median (with a spread of the values or the noise model, its
+        # photon term above the bias level) moves with an offset common to every input, so
+        # combining raw darks and subtracting the bias once equals combining
         # bias-subtracted darks
         flags = getattr(combined, "flags", None)
         combined = subtract_bias(
@@ -340,9 +439,13 @@ def _combine_raw(
 
 
 def _build_bias(task: MasterTask) -> TaskResult:
-    combined, overscan_var = _combine_raw(task, task.options.bias_combine)
     estimate = _read_noise_estimate(task.frames)
-    _, rn, notes = _noise(task, estimate)
+    gain, rn, notes = _noise(task, estimate)
+    # clipped against the read noise of these very frames (the header's is nominal)
+    clip_rn = estimate if estimate is not None else rn
+    combined, overscan_var = _combine_raw(
+        task, task.options.bias_combine, gain=gain, read_noise=clip_rn
+    )
     kept = _kept(len(task.frames), combined)
     sigma = bias_sigma(kept, read_noise=_with_overscan_noise(rn, overscan_var))
     master = _with_sigma(combined, sigma)
@@ -358,10 +461,31 @@ def _build_bias(task: MasterTask) -> TaskResult:
 # ----------------------------------------------------------------------------- dark
 
 
+def _dark_clip_read_noise(task: MasterTask, header_rn: float) -> float | None:
+    """Read noise (ADU) to clip darks against: the bias frames', else the header's.
+
+    Failing both, it is measured on the darks themselves, where the dark
+    current's shot noise adds to it (a slightly wider clipping).
+    """
+    if task.read_noise_adu is not None:
+        return task.read_noise_adu
+    if header_rn > 0:
+        return header_rn
+    if not task.options.dark_combine.noise_model:
+        return None
+    return _read_noise_estimate(task.frames)
+
+
 def _build_dark(task: MasterTask) -> TaskResult:
     bias = _load_master(task.uses["bias"])
-    combined, overscan_var = _combine_raw(task, task.options.dark_combine, bias)
     gain, rn, notes = _noise(task)
+    combined, overscan_var = _combine_raw(
+        task,
+        task.options.dark_combine,
+        bias,
+        gain=gain,
+        read_noise=_dark_clip_read_noise(task, rn),
+    )
     kept = _kept(len(task.frames), combined)
     bias_sig = _sigma_of(bias)
     rn = _with_overscan_noise(rn, overscan_var)

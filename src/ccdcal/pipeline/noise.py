@@ -15,6 +15,15 @@ model predicts, pixel by pixel, from the gain ``g`` (e-/ADU), the read noise
   ``1/L_i``, dark scaled by ``k_i``; combined value ``C``):
   ``σ² = Σ_i (C/(g·L_i) + RN²/L_i²) / n² + (mean 1/L_i)² σ_B² + (mean k_i/L_i)² σ_K²``.
 
+The same model rejects outliers from biases and darks (:class:`ClipNoise`,
+IRAF's ``ccdclip``): a value more than 3.5 σ from the median of its pixel is
+rejected, σ being the model's for *one* frame at that level.  Unlike a
+spread measured on a handful of values, this σ is known to a fraction of a
+percent, so Gaussian values are almost never rejected (0.4-0.7 % of the
+pixels lose one at n = 3-10) and the mean of those kept has the error the
+model gives, ``RN / sqrt(n)``, within about 1 % (with the ``mad_std``
+clipping ccdproc uses, 7-15 % more, and a σ that says less).
+
 Examples
 --------
 >>> import numpy as np
@@ -28,11 +37,44 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["bias_sigma", "dark_sigma", "flat_sigma", "kept_counts"]
+__all__ = ["ClipNoise", "bias_sigma", "dark_sigma", "flat_sigma", "kept_counts"]
+
+
+class ClipNoise(NamedTuple):
+    """The noise model one frame's values are clipped against (IRAF ``ccdclip``).
+
+    ``σ² = read_noise² + max(0, level - pedestal) / gain`` (ADU²) at the
+    pixel's median ``level``.
+
+    Attributes
+    ----------
+    gain : float
+        e-/ADU.
+    read_noise : float
+        ADU, of one frame as combined (overscan noise included).
+    pedestal : float
+        ADU of the level that is not photo-electrons: ``math.inf`` for raw
+        bias frames (read noise only), the bias level for raw darks, 0 for
+        bias-subtracted frames.
+
+    >>> ClipNoise(gain=2.0, read_noise=5.0, pedestal=1000.0).sigma(1050.0)
+    7.0710678118654755
+    """
+
+    gain: float
+    read_noise: float
+    pedestal: float
+
+    def sigma(self, level: float) -> float:
+        """σ (ADU) of one frame's value at ``level``."""
+        photons = max(0.0, level - self.pedestal) / self.gain
+        return math.sqrt(self.read_noise**2 + photons)
 
 
 def kept_counts(n_inputs: int, rejected: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:

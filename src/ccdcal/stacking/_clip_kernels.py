@@ -50,6 +50,7 @@ from ccdcal.stacking._params import (
     FP_HIGH,
     FP_LOW,
     FP_PCLIP,
+    FP_PEDESTAL,
     FP_PHIGH,
     FP_PLOW,
     FP_SNOISE,
@@ -191,11 +192,35 @@ def _model_sigma(
     gain: np.ndarray,
     rdn: np.ndarray,
     snoise: float,
+    pedestal: float,
 ) -> float:  # pragma: no cover - jit
-    """IRAF's CCD noise model for frame i at the (scaled) level, in scaled units."""
-    raw = max(0.0, (level - zero[i]) / scale[i])
+    """IRAF's CCD noise model for frame i at the (scaled) level, in scaled units.
+
+    ``pedestal`` (unscaled ADU) is the part of the level without photon noise
+    (a bias level); ``inf`` leaves the photon and sensitivity terms out.
+    """
+    raw = max(0.0, (level - zero[i]) / scale[i] - pedestal)
     g = gain[i]
     return math.sqrt((rdn[i] / g) ** 2 + raw / g + (snoise * raw) ** 2) * abs(scale[i])
+
+
+@njit(cache=True, nogil=True)
+def _end_sigma(
+    level: float,
+    i: int,
+    sig_c: float,
+    scale: np.ndarray,
+    zero: np.ndarray,
+    gain: np.ndarray,
+    rdn: np.ndarray,
+    snoise: float,
+    pedestal: float,
+    model: int,
+) -> float:  # pragma: no cover - jit
+    """Sigma of frame i's value at the level: CCD model (0) or Poisson-scaled ``sig_c`` (1)."""
+    if model == 0:
+        return _model_sigma(level, i, scale, zero, gain, rdn, snoise, pedestal)
+    return sig_c * math.sqrt(max(1.0, (level - zero[i]) / scale[i])) * abs(scale[i])
 
 
 @njit(cache=True, nogil=True)
@@ -214,37 +239,41 @@ def _scan_ends(
     gain: np.ndarray,
     rdn: np.ndarray,
     snoise: float,
+    pedestal: float,
     model: int,
+    minclip: int,
 ) -> bool:  # pragma: no cover - jit
-    """Reject from both ends of each range while the value is beyond its sigma.
+    """Reject from both ends of each active range while the value is beyond its sigma.
 
     ``model`` 0: CCD noise model; 1: Poisson-scaled ``sig[c]`` (avsigclip).
+    A range left unchanged has converged (its centre, so its sigma, stays the
+    same): it is made inactive, as is one left with fewer than ``minclip``
+    values.  Without per-frame parameters (``ids`` empty) every value of a
+    pixel has the same sigma, computed once.
     """
     changed = False
+    uniform = ids.shape[0] == 0
     for c in range(S.shape[1]):
         if not active[c]:
             continue
         a = lo[c]
         b = hi[c]
         level = cen[c]
+        s = 0.0
+        if uniform:
+            s = _end_sigma(level, 0, sig[c], scale, zero, gain, rdn, snoise, pedestal, model)
         while a < b:
-            i = _frame(ids, a, c)
-            s = (
-                _model_sigma(level, i, scale, zero, gain, rdn, snoise)
-                if model == 0
-                else (sig[c] * math.sqrt(max(1.0, (level - zero[i]) / scale[i])) * abs(scale[i]))
-            )
+            if not uniform:
+                i = ids[a, c]
+                s = _end_sigma(level, i, sig[c], scale, zero, gain, rdn, snoise, pedestal, model)
             if level - float(S[a, c]) > low * s:
                 a += 1
             else:
                 break
         while b > a:
-            i = _frame(ids, b - 1, c)
-            s = (
-                _model_sigma(level, i, scale, zero, gain, rdn, snoise)
-                if model == 0
-                else (sig[c] * math.sqrt(max(1.0, (level - zero[i]) / scale[i])) * abs(scale[i]))
-            )
+            if not uniform:
+                i = ids[b - 1, c]
+                s = _end_sigma(level, i, sig[c], scale, zero, gain, rdn, snoise, pedestal, model)
             if float(S[b - 1, c]) - level > high * s:
                 b -= 1
             else:
@@ -253,7 +282,27 @@ def _scan_ends(
             changed = True
             lo[c] = a
             hi[c] = b
+            active[c] = b - a >= minclip
+        else:
+            active[c] = False
     return changed
+
+
+@njit(cache=True, nogil=True)
+def _update_centres(
+    S: np.ndarray, lo: np.ndarray, hi: np.ndarray, active: np.ndarray, center: int, cen: np.ndarray
+) -> None:  # pragma: no cover - jit
+    """The centre (median or mean) of the ranges still active."""
+    for c in range(S.shape[1]):
+        if not active[c]:
+            continue
+        if center == CENTER_MEDIAN:
+            cen[c] = median_at(S, lo[c], hi[c], c)
+        else:
+            total = 0.0
+            for j in range(lo[c], hi[c]):
+                total += float(S[j, c])
+            cen[c] = total / (hi[c] - lo[c])
 
 
 @njit(cache=True, nogil=True)
@@ -272,26 +321,28 @@ def ccdclip_row(
     gain: np.ndarray,
     rdn: np.ndarray,
     snoise: float,
+    pedestal: float,
 ) -> None:  # pragma: no cover - jit
-    """IRAF ccdclip: sigma from the CCD noise model at the centre; iterate until stable."""
+    """IRAF ccdclip: sigma from the CCD noise model at the centre; iterate until stable.
+
+    The photon term is taken of the centre minus ``pedestal`` (unscaled ADU).
+    """
     width = S.shape[1]
     cen = np.empty(width)
     active = np.empty(width, np.bool_)
     dummy = np.empty(width)
-    it = 0
     _center_row(S, lo, hi, center, cen)
+    for c in range(width):
+        active[c] = hi[c] - lo[c] >= minclip
+    it = 0
     while maxiters < 0 or it < maxiters:
-        for c in range(width):
-            active[c] = hi[c] - lo[c] >= minclip
         it += 1
         if not _scan_ends(
-            S, ids, lo, hi, cen, low, high, active, dummy, scale, zero, gain, rdn, snoise, 0
-        ):
+            S, ids, lo, hi, cen, low, high, active, dummy, scale, zero, gain, rdn, snoise,
+            pedestal, 0, minclip,
+        ):  # fmt: skip
             break
-        if center == 0:
-            range_median(S, lo, hi, cen)
-        else:
-            range_mean(S, lo, hi, cen)
+        _update_centres(S, lo, hi, active, center, cen)
 
 
 @njit(cache=True, nogil=True)
@@ -333,19 +384,17 @@ def avsigclip_row(
         return
     sig = np.full(width, math.sqrt(total / (count - 1)))
     active = np.empty(width, np.bool_)
+    for c in range(width):
+        active[c] = hi[c] - lo[c] >= minclip
     it = 0
     while maxiters < 0 or it < maxiters:
-        for c in range(width):
-            active[c] = hi[c] - lo[c] >= minclip
         it += 1
         if not _scan_ends(
-            S, ids, lo, hi, cen, low, high, active, sig, scale, zero, scale, zero, 0.0, 1
-        ):
+            S, ids, lo, hi, cen, low, high, active, sig, scale, zero, scale, zero, 0.0, 0.0, 1,
+            minclip,
+        ):  # fmt: skip
             break
-        if center == 0:
-            range_median(S, lo, hi, cen)
-        else:
-            range_mean(S, lo, hi, cen)
+        _update_centres(S, lo, hi, active, center, cen)
 
 
 @njit(cache=True, nogil=True)
@@ -546,6 +595,7 @@ def _ccdclip_band(
             gain,
             rdn,
             fp[FP_SNOISE],
+            fp[FP_PEDESTAL],
         )
         restore_row(S[r], lo0, hi0, lo[r], hi[r], ip[IP_NKEEP])
 

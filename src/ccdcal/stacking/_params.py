@@ -28,6 +28,7 @@ __all__ = [
     "FP_HIGH",
     "FP_LOW",
     "FP_PCLIP",
+    "FP_PEDESTAL",
     "FP_PHIGH",
     "FP_PLOW",
     "FP_SIZE",
@@ -73,7 +74,8 @@ IP_NLOW, IP_NHIGH, IP_NKEEP_EXTREMA, IP_NKEEP, IP_MINCLIP, IP_IVAR, IP_IDS = ran
 IP_SIZE = 13
 # float parameters
 FP_TLO, FP_THI, FP_LOW, FP_HIGH, FP_PCLIP, FP_WCUT, FP_PLOW, FP_PHIGH, FP_SNOISE = range(9)
-FP_SIZE = 9
+FP_PEDESTAL = 9  # ccdclip: level (unscaled ADU) without photon noise
+FP_SIZE = 10
 
 
 def default_params() -> tuple[np.ndarray, np.ndarray]:

@@ -115,7 +115,7 @@ class Rejection:
             if not f.repr:
                 continue
             value = getattr(self, f.name)
-            if f.name == "grow" and not value:
+            if f.name in ("grow", "pedestal") and not value:
                 continue
             if callable(value):
                 value = getattr(value, "__name__", repr(value))
@@ -304,8 +304,16 @@ class CCDClip(Rejection):
     changes (``maxiters``).  ``gain`` (e-/ADU) and ``read_noise`` (e-) may be
     header keywords, read per frame.  Needs at least 2 values.
 
+    ``pedestal`` (ADU, unscaled; not in IRAF, which expects bias-subtracted
+    frames) is the part of the level that carries no photon noise, such as
+    the bias level of raw frames: the photon and sensitivity terms use
+    ``I = max(0, centre - pedestal)``.  ``math.inf`` leaves them out (raw bias
+    frames: read noise only).
+
     >>> CCDClip(gain=1.5, read_noise=8.0, snoise=0.01).describe()[:46]
     'ccdclip(gain=1.5, read_noise=8.0, snoise=0.01,'
+    >>> CCDClip(gain=1.1, read_noise=8.0, pedestal=1000).describe()[-16:]
+    'pedestal=1000.0)'
     """
 
     gain: float | str = 1.0
@@ -317,6 +325,7 @@ class CCDClip(Rejection):
     center: Center = "median"
     nkeep: int = 1
     grow: float = 0.0
+    pedestal: float = 0.0
     label = "ccdclip"
 
     def __post_init__(self) -> None:
@@ -333,6 +342,12 @@ class CCDClip(Rejection):
             raise InvalidParameterError(f"read_noise must be >= 0 e-, got {self.read_noise!r}")
         if not float(self.snoise) >= 0:
             raise InvalidParameterError(f"snoise must be >= 0, got {self.snoise!r}")
+        pedestal = float(self.pedestal)
+        if math.isnan(pedestal) or pedestal == -math.inf:
+            raise InvalidParameterError(
+                f"pedestal must be a level in ADU (or math.inf), got {self.pedestal!r}"
+            )
+        object.__setattr__(self, "pedestal", pedestal)
 
     def _fill(self, ip: np.ndarray, fp: np.ndarray) -> None:
         ip[K.IP_ALG] = K.ALG_CCDCLIP
@@ -343,6 +358,7 @@ class CCDClip(Rejection):
         fp[K.FP_LOW] = _check_sigma("low", self.low)
         fp[K.FP_HIGH] = _check_sigma("high", self.high)
         fp[K.FP_SNOISE] = float(self.snoise)
+        fp[K.FP_PEDESTAL] = self.pedestal
 
 
 @dataclass(frozen=True)
