@@ -224,6 +224,42 @@ def _end_sigma(
 
 
 @njit(cache=True, nogil=True)
+def _uniform_sigmas(
+    cen: np.ndarray,
+    sig: np.ndarray,
+    scale: np.ndarray,
+    zero: np.ndarray,
+    gain: np.ndarray,
+    rdn: np.ndarray,
+    snoise: float,
+    pedestal: float,
+    model: int,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - jit
+    """:func:`_end_sigma` of frame 0 at every centre, into ``out``.
+
+    The same operations as :func:`_model_sigma` (so the same values, bit for
+    bit), with the frame's constants taken out of the loop and the clamps
+    written as branch-free selects: the loop vectorises (~1.4 ns a pixel,
+    against ~16 for a call per pixel).
+    """
+    sc = scale[0]
+    z = zero[0]
+    asc = abs(sc)
+    if model == 0:
+        g = gain[0]
+        r2 = (rdn[0] / g) ** 2
+        for c in range(cen.shape[0]):
+            x = (cen[c] - z) / sc - pedestal
+            raw = x if x > 0.0 else 0.0
+            out[c] = math.sqrt(r2 + raw / g + (snoise * raw) ** 2) * asc
+    else:
+        for c in range(cen.shape[0]):
+            y = (cen[c] - z) / sc
+            out[c] = sig[c] * math.sqrt(y if y > 1.0 else 1.0) * asc
+
+
+@njit(cache=True, nogil=True)
 def _scan_ends(
     S: np.ndarray,
     ids: np.ndarray,
@@ -242,6 +278,7 @@ def _scan_ends(
     pedestal: float,
     model: int,
     minclip: int,
+    sbuf: np.ndarray,
 ) -> bool:  # pragma: no cover - jit
     """Reject from both ends of each active range while the value is beyond its sigma.
 
@@ -249,19 +286,20 @@ def _scan_ends(
     A range left unchanged has converged (its centre, so its sigma, stays the
     same): it is made inactive, as is one left with fewer than ``minclip``
     values.  Without per-frame parameters (``ids`` empty) every value of a
-    pixel has the same sigma, computed once.
+    pixel has the same sigma, computed once for the whole row into ``sbuf``
+    (:func:`_uniform_sigmas`).
     """
     changed = False
     uniform = ids.shape[0] == 0
+    if uniform:
+        _uniform_sigmas(cen, sig, scale, zero, gain, rdn, snoise, pedestal, model, sbuf)
     for c in range(S.shape[1]):
         if not active[c]:
             continue
         a = lo[c]
         b = hi[c]
         level = cen[c]
-        s = 0.0
-        if uniform:
-            s = _end_sigma(level, 0, sig[c], scale, zero, gain, rdn, snoise, pedestal, model)
+        s = sbuf[c] if uniform else 0.0
         while a < b:
             if not uniform:
                 i = ids[a, c]
@@ -331,6 +369,7 @@ def ccdclip_row(
     cen = np.empty(width)
     active = np.empty(width, np.bool_)
     dummy = np.empty(width)
+    sbuf = np.empty(width)
     _center_row(S, lo, hi, center, cen)
     for c in range(width):
         active[c] = hi[c] - lo[c] >= minclip
@@ -339,7 +378,7 @@ def ccdclip_row(
         it += 1
         if not _scan_ends(
             S, ids, lo, hi, cen, low, high, active, dummy, scale, zero, gain, rdn, snoise,
-            pedestal, 0, minclip,
+            pedestal, 0, minclip, sbuf,
         ):  # fmt: skip
             break
         _update_centres(S, lo, hi, active, center, cen)
@@ -383,6 +422,7 @@ def avsigclip_row(
     if count <= 1 or not total > 0.0:
         return
     sig = np.full(width, math.sqrt(total / (count - 1)))
+    sbuf = np.empty(width)
     active = np.empty(width, np.bool_)
     for c in range(width):
         active[c] = hi[c] - lo[c] >= minclip
@@ -391,7 +431,7 @@ def avsigclip_row(
         it += 1
         if not _scan_ends(
             S, ids, lo, hi, cen, low, high, active, sig, scale, zero, scale, zero, 0.0, 0.0, 1,
-            minclip,
+            minclip, sbuf,
         ):  # fmt: skip
             break
         _update_centres(S, lo, hi, active, center, cen)
