@@ -20,12 +20,21 @@ The chain, for a raw frame ``R`` with master bias ``B``, master dark ``K``
 
 Missing calibrations that were allowed (``allow_missing``) are left out and
 recorded as such.
+
+Steps 2 to 5 are not run one after the other: their arithmetic is fused
+(:mod:`ccdcal.pipeline.fused`) into a few in-place passes over the frame,
+on masters reduced once per process to the planes it needs, and recorded in
+the header as the steps record themselves.  The result is theirs (data bit
+for bit, σ to float32 rounding); ``tests/pipeline/test_science_fused.py``
+holds the two side by side.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,9 +42,12 @@ import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData, StdDevUncertainty
 
-from ccdcal.io.fits import read_ccd, write_ccd
+from ccdcal.calibrate._frame import describe
+from ccdcal.errors import ExposureTimeError, HeaderKeywordError, IncompatibleFramesError
+from ccdcal.io.fits import read_ccd, write_ccd_with_identity
 from ccdcal.io.provenance import read_provenance, record_step
 from ccdcal.pipeline.frames import overscan_sigma, prepare_raw, read_raw, saturation_level
+from ccdcal.pipeline.fused import MasterPlanes, calibrate_planes, master_planes
 from ccdcal.pipeline.model import FrameRef
 from ccdcal.pipeline.state import file_identity
 from ccdcal.pipeline.tasks import MasterInput, ScienceTask, TaskResult, measure_for_report
@@ -70,13 +82,6 @@ def noise_parameters(
             rn = 0.0
             notes.append("read noise unknown: 0 assumed")
     return float(gain), float(rn), notes
-
-
-def _sigma(signal: np.ndarray, gain: float, read_noise: float) -> np.ndarray:
-    """Per-pixel standard deviation (ADU) of a bias-subtracted signal (ADU)."""
-    electrons = np.maximum(signal, 0, dtype=np.float32) * np.float32(gain)
-    var = (electrons + np.float32(read_noise) ** 2) / np.float32(gain) ** 2
-    return np.sqrt(var, dtype=np.float32)
 
 
 #: Masters kept in memory by this process, newest last: {(path, checksum): frame}.
@@ -154,6 +159,21 @@ def correlated_bias_dark(bias: CCDData, dark: CCDData, scale: float) -> tuple[CC
     return new_bias, new_dark
 
 
+def _saturated(data: np.ndarray, level: float) -> np.ndarray:
+    """``data >= level``; integers are compared as integers (several times faster).
+
+    >>> _saturated(np.array([65534, 65535], dtype=np.uint16), 65534.5).tolist()
+    [False, True]
+    """
+    if data.dtype.kind not in "ui" or not math.isfinite(level):
+        return data >= level
+    info = np.iinfo(data.dtype)
+    threshold = math.ceil(level)  # x >= level if and only if x >= ceil(level), for integers
+    if threshold > info.max or threshold <= info.min:
+        return np.full(data.shape, threshold <= info.min)
+    return data >= data.dtype.type(threshold)
+
+
 def _read_frame(task: ScienceTask) -> tuple[CCDData, float | None, int, float]:
     """The raw frame, saturated pixels masked, then overscan-subtracted and trimmed.
 
@@ -166,7 +186,7 @@ def _read_frame(task: ScienceTask) -> tuple[CCDData, float | None, int, float]:
     raw = read_raw(frame)
     sat = saturation_level(frame, raw)
     if task.options.mask_saturated and sat is not None:
-        saturated = np.asarray(raw.data) >= sat
+        saturated = _saturated(np.asarray(raw.data), sat)
         raw.mask = saturated if raw.mask is None else np.asarray(raw.mask, bool) | saturated
     overscan_sig = overscan_sigma(frame, raw)
     ccd = prepare_raw(frame, raw)
@@ -174,37 +194,98 @@ def _read_frame(task: ScienceTask) -> tuple[CCDData, float | None, int, float]:
     return ccd, sat, n_sat, overscan_sig
 
 
-def _uncertain_raw(
-    task: ScienceTask,
-    raw: CCDData,
-    bias: CCDData | None,
-    sat: float | None,
-    n_sat: int,
-    overscan_sig: float,
-) -> tuple[CCDData, dict[str, Any]]:
-    """The prepared frame as float32 with its mask and noise-model uncertainty."""
-    from ccdcal.calibrate import create_deviation
+@dataclass(frozen=True)
+class _Masters:
+    """The masters of a task, reduced once for every frame that uses them."""
 
+    planes: MasterPlanes
+    bias_in_dark: bool
+    dark_exposure: float | None
+
+    def dark_scale(self, exptime: float | None) -> float:
+        """``k``: the frame's exposure over the dark's (0 without a dark)."""
+        return 0.0 if self.dark_exposure is None else float(exptime or 0.0) / self.dark_exposure
+
+
+#: Reduced masters kept by this process, newest last: {uses: _Masters}.
+_PLANES_CACHE: dict[tuple[Any, ...], _Masters] = {}
+_PLANES_CACHE_SIZE = 3
+
+
+def _dark_exposure(dark: CCDData) -> float:
+    """EXPTIME of a master dark, checked: a dark is scaled by it."""
+    value = dark.meta.get("EXPTIME")
+    if value is None:
+        raise HeaderKeywordError(
+            f"{describe(dark, 'master dark')} has no EXPTIME: it cannot be scaled to the "
+            "frame's exposure; rebuild the master dark, or add EXPTIME to its header"
+        )
+    try:
+        exposure = float(value)
+    except (TypeError, ValueError):
+        exposure = float("nan")
+    if not exposure > 0 or not math.isfinite(exposure):
+        raise ExposureTimeError(
+            f"{describe(dark, 'master dark')} has EXPTIME = {value!r}: a dark is scaled by "
+            "its exposure time, which must be a positive number; fix the master's header"
+        )
+    return exposure
+
+
+def _reduce_masters(task: ScienceTask) -> _Masters:
+    """Master planes for the task's masters (not cached)."""
+    masters = _load_masters(task)
+    bias, dark = masters.get("bias"), masters.get("dark")
+    bias_in_dark = (
+        bias is not None and dark is not None and _dark_made_with(dark, task.uses["bias"])
+    )
+    planes = master_planes(bias, dark, masters.get("flat"), bias_in_dark=bias_in_dark)
+    return _Masters(planes, bias_in_dark, None if dark is None else _dark_exposure(dark))
+
+
+def _masters_for(task: ScienceTask) -> _Masters:
+    """The task's reduced masters, from this process's cache when they were reduced before."""
+    key = tuple(sorted((kind, use.path, use.checksum) for kind, use in task.uses.items()))
+    with _CACHE_LOCK:
+        found = _PLANES_CACHE.pop(key, None)
+    if found is None:
+        found = _reduce_masters(task)
+    with _CACHE_LOCK:
+        _PLANES_CACHE[key] = found
+        while len(_PLANES_CACHE) > _PLANES_CACHE_SIZE:
+            _PLANES_CACHE.pop(next(iter(_PLANES_CACHE)))
+    return found
+
+
+def _calibrated(task: ScienceTask) -> tuple[CCDData, dict[str, Any]]:
+    """The calibrated frame, in the working dtype, and the parameters used."""
     frame = task.spec.frame
-    opts = task.options
-    data = np.asarray(raw.data, dtype=np.float32)
-    mask = np.zeros(data.shape, dtype=bool) if raw.mask is None else np.asarray(raw.mask, bool)
+    masters = _masters_for(task)
+    raw, sat, n_sat, overscan_sig = _read_frame(task)
     gain, rn, notes = noise_parameters(
-        frame, read_noise_adu=task.read_noise_adu, default_gain=opts.default_gain
+        frame, read_noise_adu=task.read_noise_adu, default_gain=task.options.default_gain
     )
-    signal = data - np.asarray(bias.data, dtype=np.float32) if bias is not None else data
-    dev = create_deviation(
-        CCDData(signal, unit=u.adu),
-        gain=gain * u.electron / u.adu,
-        readnoise=rn * u.electron,
-        disregard_nan=True,
-        add_keyword=False,
+    shape = masters.planes.shape
+    if shape and raw.shape != shape:
+        names = ", ".join(Path(use.path).name for use in task.uses.values())
+        raise IncompatibleFramesError(
+            f"{frame.path!r} has shape {raw.shape} (after overscan and trim) but its "
+            f"masters ({names}) have shape {shape}; use masters of the same section and "
+            "binning as the frame"
+        )
+    data, sigma, mask = calibrate_planes(
+        np.asarray(raw.data),
+        masters.planes,
+        dark_scale=masters.dark_scale(frame.exptime),
+        gain=gain,
+        read_noise=rn,
+        extra_variance=overscan_sig**2,
+        mask=None if raw.mask is None else np.asarray(raw.mask, dtype=bool),
     )
-    sigma = np.asarray(dev.uncertainty.array, dtype=np.float32)
-    if overscan_sig > 0:
-        sigma = np.sqrt(np.square(sigma) + np.float32(overscan_sig) ** 2, dtype=np.float32)
-    ccd = CCDData(data, unit=u.adu, meta=raw.meta, mask=mask, uncertainty=StdDevUncertainty(sigma))
-    params = {
+    ccd = CCDData(
+        data, unit=u.adu, meta=raw.meta, mask=mask, uncertainty=StdDevUncertainty(sigma, copy=False)
+    )
+    params: dict[str, Any] = {
         "gain": gain,
         "read_noise": rn,
         "saturation": sat,
@@ -212,67 +293,55 @@ def _uncertain_raw(
         "overscan_sigma": overscan_sig,
         "noise_notes": notes,
     }
+    _record_steps(ccd, task, params, masters)
     return ccd, params
 
 
-def calibrate_frame(task: ScienceTask) -> TaskResult:
-    """Calibrate and write one science frame (raises on failure)."""
-    from ccdcal.calibrate import flat_correct, subtract_bias, subtract_dark
+def _record_steps(
+    ccd: CCDData, task: ScienceTask, params: dict[str, Any], masters: _Masters
+) -> None:
+    """Record the steps as the step-by-step chain did: each in ccdproc's form and ccdcal's.
 
-    spec = task.spec
-    frame = spec.frame
-    masters = _load_masters(task)
-    raw, sat, n_sat, overscan_sig = _read_frame(task)
-    ccd, params = _uncertain_raw(task, raw, masters.get("bias"), sat, n_sat, overscan_sig)
+    The steps name each master by its file (the ``calibrate_science``
+    record has the files' SHA-256): no re-hashing of the master arrays for
+    every frame.  ``params`` gains ``bias_in_dark`` and ``dark_scale``.
+    """
+    uses = task.uses
     _log_step(ccd, "create_deviation", {"ccd_data": ccd}, params, None)
-    # the steps record themselves here, naming each master by its file (the
-    # calibrate_science record below has the files' SHA-256): no re-hashing of
-    # the master arrays for every frame
-    dark_scale = None
-    if "dark" in masters:
-        dark_scale = float(frame.exptime or 0.0) / float(masters["dark"].meta["EXPTIME"])
-    params["bias_in_dark"] = (
-        "bias" in masters
-        and "dark" in masters
-        and _dark_made_with(masters["dark"], task.uses["bias"])
-    )
-    if params["bias_in_dark"] and dark_scale is not None:
-        masters["bias"], masters["dark"] = correlated_bias_dark(
-            masters["bias"], masters["dark"], dark_scale
-        )
-    if "bias" in masters:
-        ccd = subtract_bias(ccd, masters["bias"], add_keyword=False)
-        _log_step(
-            ccd, "subtract_bias", {"ccd": ccd, "master": masters["bias"]}, {}, task.uses["bias"]
-        )
-    if "dark" in masters:
-        dark_t = float(masters["dark"].meta["EXPTIME"])
-        data_t = float(frame.exptime or 0.0)
-        ccd = subtract_dark(
-            ccd,
-            masters["dark"],
-            data_exposure=data_t * u.s,
-            dark_exposure=dark_t * u.s,
-            scale=True,
-            add_keyword=False,
-        )
-        params["dark_scale"] = data_t / dark_t
+    params["bias_in_dark"] = masters.bias_in_dark
+    if "bias" in uses:
+        _log_step(ccd, "subtract_bias", {"ccd": ccd, "master": ccd}, {}, uses["bias"])
+    if masters.dark_exposure is not None:
+        dark_t, data_t = masters.dark_exposure, float(task.spec.frame.exptime or 0.0)
+        params["dark_scale"] = masters.dark_scale(data_t)
         _log_step(
             ccd,
             "subtract_dark",
-            {"ccd": ccd, "master": masters["dark"], "scale": True},
-            {"dark_exposure": dark_t, "data_exposure": data_t, "factor": data_t / dark_t},
-            task.uses["dark"],
+            {"ccd": ccd, "master": ccd, "scale": True},
+            {"dark_exposure": dark_t, "data_exposure": data_t, "factor": params["dark_scale"]},
+            uses["dark"],
         )
-    if "flat" in masters:
-        ccd = flat_correct(ccd, masters["flat"], norm_value=1.0, add_keyword=False)
+    if "flat" in uses:
         _log_step(
             ccd,
             "flat_correct",
-            {"ccd": ccd, "flat": masters["flat"], "norm_value": 1.0},
+            {"ccd": ccd, "flat": ccd, "norm_value": 1.0},
             {"norm_value": 1.0},
-            task.uses["flat"],
+            uses["flat"],
         )
+
+
+def calibrate_frame(task: ScienceTask) -> TaskResult:
+    """Calibrate and write one science frame (raises on failure).
+
+    The arithmetic of ``create_deviation``, ``subtract_bias``,
+    ``subtract_dark`` and ``flat_correct`` is fused into a few passes
+    (:mod:`ccdcal.pipeline.fused`) on masters reduced once per process, and
+    recorded in the header as those steps record themselves.
+    """
+    spec = task.spec
+    frame = spec.frame
+    ccd, params = _calibrated(task)
     if task.options.cosmic_rays:
         params["cosmic_ray_pixels"] = _mask_cosmic_rays(ccd)
     ccd = _to_dtype(ccd, np.dtype(task.options.output_dtype))
@@ -298,8 +367,7 @@ def calibrate_frame(task: ScienceTask) -> TaskResult:
         ccd.meta["CCDCMISS"] = (",".join(spec.missing), "calibrations missing (allowed)")
     out = Path(task.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_ccd(ccd, out, overwrite=task.overwrite)
-    product = file_identity(out)
+    product = write_ccd_with_identity(ccd, out, overwrite=task.overwrite)
     quality = _science_quality(ccd, params)
     entry = {"key": spec.output, "exptime": frame.exptime, "quality": quality}
     qa = measure_for_report(
@@ -370,6 +438,10 @@ def _log_step(
 
 
 def _to_dtype(ccd: CCDData, dtype: np.dtype) -> CCDData:
+    if ccd.data.dtype == dtype and (
+        ccd.uncertainty is None or ccd.uncertainty.array.dtype == dtype
+    ):
+        return ccd
     data = np.asarray(ccd.data, dtype=dtype)
     unc = None
     if ccd.uncertainty is not None:
@@ -385,7 +457,7 @@ def _science_quality(ccd: CCDData, params: dict[str, Any]) -> dict[str, Any]:
     med = float(np.median(sample)) if sample.size else None
     return {
         "median": med,
-        "masked_fraction": float(np.mean(mask)),
+        "masked_fraction": np.count_nonzero(mask) / max(mask.size, 1),
         "saturated_pixels": params["saturated_pixels"],
         "gain": params["gain"],
         "read_noise": params["read_noise"],

@@ -144,6 +144,57 @@ def number(value: Any, digits: int = 6) -> float | None:
     return float(f"{result:.{digits}g}")
 
 
+#: astropy's ``mad_std`` factor: the standard deviation of a normal distribution over its MAD.
+_MAD_TO_STD = 1.482602218505602
+
+
+def _kth_smallest(a: np.ndarray, b: np.ndarray, k: int) -> Any:
+    """The ``k``-th smallest (from 0) of the values of two ascending arrays together."""
+    lo, hi = max(0, k + 1 - b.size), min(k + 1, a.size)
+    while lo < hi:  # the least i with a[i] >= b[k - i]: the k+1 smallest are a[:i], b[:k+1-i]
+        i = (lo + hi) // 2
+        if a[i] < b[k - i]:
+            lo = i + 1
+        else:
+            hi = i
+    j = k + 1 - lo
+    if lo == 0:
+        return b[j - 1]
+    if j == 0:
+        return a[lo - 1]
+    return max(a[lo - 1], b[j - 1])
+
+
+def _sorted_median(values: np.ndarray) -> Any:
+    """``np.median`` of ascending ``values`` (same dtype and rounding), without sorting."""
+    half = values.size // 2
+    return np.median(values[half - 1 + values.size % 2 : half + 1])
+
+
+def _sorted_median_deviation(values: np.ndarray, centre: Any) -> Any:
+    """``np.median(np.abs(values - centre))`` of ascending ``values``, by selection.
+
+    The deviations below ``centre`` are ascending when read backwards and
+    those above ascending as they are, so their median is picked from two
+    sorted runs instead of partitioning all of them.
+    """
+    split = int(np.searchsorted(values, centre))
+    below = np.subtract(centre, values[:split])[::-1]  # |v - c| = c - v, exactly
+    above = np.subtract(values[split:], centre)
+    n = values.size
+    upper = _kth_smallest(below, above, n // 2)
+    if n % 2:
+        return np.median(np.asarray([upper]))
+    return np.median(np.asarray([_kth_smallest(below, above, n // 2 - 1), upper]))
+
+
+def _sorted_stats(values: np.ndarray) -> tuple[float, float]:
+    """Median and ``mad_std`` of ascending finite ``values`` (as numpy and astropy compute them)."""
+    centre = _sorted_median(values)
+    spread = _sorted_median_deviation(values, centre) * _MAD_TO_STD
+    return float(centre), float(spread)
+
+
 def clipped_stats(
     values: np.ndarray, *, sigma: float = 3.0, maxiters: int = 5
 ) -> tuple[float, float, np.ndarray]:
@@ -151,28 +202,39 @@ def clipped_stats(
 
     Each pass keeps the values within ``sigma`` robust standard deviations
     of the median of the previous pass (as astropy's ``sigma_clip`` with
-    ``cenfunc='median', stdfunc='mad_std'``) until nothing changes.
+    ``cenfunc='median', stdfunc='mad_std'``) until nothing changes.  The
+    values are sorted once: the values kept are then a run of the sorted
+    values, whose median and MAD are picked rather than computed afresh
+    (the same numbers as ``np.median`` and astropy's ``mad_std`` of them).
 
     Examples
     --------
     >>> clipped_stats(np.array([1.0, 2.0, 3.0, 2.0, 2.0, 500.0]))[:2]
     (2.0, 0.0)
     """
-    from astropy.stats import mad_std
-
     keep = np.ones(values.size, dtype=bool)
     if values.size == 0:
         return math.nan, math.nan, keep
-    centre, spread = float(np.median(values)), float(mad_std(values))
+    ordered = np.sort(values, axis=None)
+    if np.isnan(ordered[-1]):  # NaN sorts last; np.median gives NaN
+        return math.nan, math.nan, keep
+    lo, hi = 0, ordered.size
+    centre, spread = _sorted_stats(ordered)
+    limit = None
     for _ in range(maxiters):
         if not spread > 0:
             break
-        new = np.abs(values - centre) <= sigma * spread
-        if np.array_equal(new, keep):
+        inside = np.flatnonzero(np.abs(ordered - centre) <= sigma * spread)  # a run
+        new = (int(inside[0]), int(inside[-1]) + 1) if inside.size else (0, 0)
+        if new == (lo, hi):
             break
-        keep = new
-        kept = values[keep]
-        centre, spread = float(np.median(kept)), float(mad_std(kept))
+        (lo, hi), limit = new, (centre, sigma * spread)
+        if lo == hi:
+            centre = spread = math.nan
+            break
+        centre, spread = _sorted_stats(ordered[lo:hi])
+    if limit is not None:
+        keep = np.abs(values - limit[0]) <= limit[1]
     return centre, spread, keep
 
 
@@ -226,8 +288,16 @@ def downsample(image: np.ndarray, *, max_size: int = 512) -> np.ndarray:
     ny, nx = image.shape[0] // factor, image.shape[1] // factor
     block = np.asarray(image[: ny * factor, : nx * factor], dtype=np.float32)
     if factor > 1:
-        block = block.reshape(ny, factor, nx * factor).sum(axis=1, dtype=np.float32)
-        block = block.reshape(ny, nx, factor).sum(axis=2) / np.float32(factor * factor)
+        # strided sums rather than sums over reshaped copies: the same
+        # additions, in the same order for small factors (else the same up
+        # to float32 rounding)
+        rows = block[0::factor].copy()
+        for i in range(1, factor):
+            rows += block[i::factor]
+        block = rows[:, 0::factor].copy()
+        for i in range(1, factor):
+            block += rows[:, i::factor]
+        block /= np.float32(factor * factor)
     finite = np.isfinite(block)
     if not finite.all():
         fill = float(np.median(block[finite])) if finite.any() else 0.0
@@ -291,17 +361,27 @@ def _combined_inputs(meta: Mapping[str, Any]) -> list[str]:
     return names
 
 
+def _extremes(data: np.ndarray, good: np.ndarray | None) -> tuple[Any, Any]:
+    """Least and greatest value of the good pixels (there is one at least)."""
+    if good is None:
+        return data.min(), data.max()
+    if data.dtype.kind != "f":
+        values = data[good]
+        return values.min(), values.max()
+    return np.min(data, where=good, initial=np.inf), np.max(data, where=good, initial=-np.inf)
+
+
 def _common(
     ccd: CCDData, metrics: dict[str, Any], *, robust: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
     data = np.asarray(ccd.data)
     mask = None if ccd.mask is None else np.asarray(ccd.mask, dtype=bool)
     good = _good(data, mask)
-    values = data if good is None else data[good]
+    n_good = data.size if good is None else int(np.count_nonzero(good))
     metrics["shape"] = list(data.shape)
-    metrics["masked_fraction"] = number(0.0 if good is None else 1.0 - _fraction(good))
-    metrics["min"] = number(values.min()) if values.size else None
-    metrics["max"] = number(values.max()) if values.size else None
+    metrics["masked_fraction"] = number(0.0 if good is None else 1.0 - n_good / good.size)
+    low, high = _extremes(data, good) if n_good else (None, None)
+    metrics["min"], metrics["max"] = number(low), number(high)
     if robust:
         from astropy.stats import mad_std
 
@@ -399,6 +479,24 @@ def _flat(data: np.ndarray, metrics: dict[str, Any], checks: QAChecks) -> list[F
     return flags
 
 
+def _sky_samples(
+    data: np.ndarray, good: np.ndarray | None, unc: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sample grid's good pixels of ``data`` and ``unc`` where σ is finite and positive.
+
+    The same pixels as :func:`_sample` with ``good`` narrowed to usable σ,
+    tested on the grid only.
+    """
+    if unc is None:
+        return _sample(data, good), np.zeros(0, dtype=np.float32)
+    step = _sample_step(data.shape)
+    unc_grid = np.asarray(unc[::step, ::step])
+    usable = np.isfinite(unc_grid) & (unc_grid > 0)
+    if good is not None:
+        usable &= good[::step, ::step]
+    return np.asarray(data[::step, ::step])[usable], unc_grid[usable]
+
+
 def _science(ccd: CCDData, metrics: dict[str, Any], checks: QAChecks) -> list[Flag]:
     data, good = _common(ccd, metrics, robust=False)
     for key, card in (("filter", "FILTER"), ("exptime", "EXPTIME"), ("date_obs", "DATE-OBS")):
@@ -408,10 +506,8 @@ def _science(ccd: CCDData, metrics: dict[str, Any], checks: QAChecks) -> list[Fl
     subject = metrics["file"] or metrics["key"]
     flags: list[Flag] = []
     unc = None if ccd.uncertainty is None else np.asarray(ccd.uncertainty.array)
-    if unc is not None:
-        usable = np.isfinite(unc) & (unc > 0)
-        good = usable if good is None else good & usable
-    sky, noise, kept = clipped_stats(_sample(data, good), sigma=checks.clip_sigma)
+    values, unc_values = _sky_samples(data, good, unc)
+    sky, noise, kept = clipped_stats(values, sigma=checks.clip_sigma)
     metrics.update(sky=number(sky), sky_noise=number(noise), sky_pixels=int(kept.sum()))
     exptime = metrics.get("exptime")
     rate = sky / float(exptime) if isinstance(exptime, int | float) and exptime > 0 else None
@@ -422,7 +518,7 @@ def _science(ccd: CCDData, metrics: dict[str, Any], checks: QAChecks) -> list[Fl
     if unc is None:
         flags.append(flag("warning", subject, "uncertainty", "no uncertainty plane (UNCERT)"))
     elif kept.any():
-        median_unc = float(np.median(_sample(unc, good)[kept]))
+        median_unc = float(np.median(unc_values[kept]))
         ratio = noise / median_unc if median_unc > 0 else math.nan
         metrics.update(uncert_median=number(median_unc), noise_ratio=number(ratio, 4))
         low, high = checks.noise_ratio
