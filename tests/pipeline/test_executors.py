@@ -160,3 +160,42 @@ def test_workers_come_from_a_fork_server_that_imported_the_task_modules(
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split()[-1] == "forkserver"
+
+
+_MALLOC_SCRIPT = """
+import resource, sys
+import numpy as np
+from ccdcal.pipeline.executors import keep_freed_buffers
+
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        a = np.ones((736, 1092), np.float32)  # a 2x2 pt5m frame, 3.2 MB ...
+        b = a + 1.0  # ... and a result: freeing both lets glibc trim its heap
+        del a, b
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+faults()
+default = faults()
+if not keep_freed_buffers():
+    print("not glibc")
+    sys.exit(0)
+faults()  # the first array after the change still comes from a fresh mapping
+print(default, faults())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+def test_workers_reuse_freed_frame_buffers() -> None:
+    # glibc unmaps every freed frame-sized buffer by default, so each new array of a task
+    # is faulted in page by page; a worker keeps them in its heap instead
+    run = subprocess.run(
+        [sys.executable, "-c", _MALLOC_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    if run.stdout.strip() == "not glibc":
+        pytest.skip("the C library is not glibc")
+    default, kept = (int(x) for x in run.stdout.split())
+    pages = 2 * 10 * 736 * 1092 * 4 // 4096
+    assert default > 0.5 * pages  # arrays faulted in anew
+    assert kept < 0.05 * pages  # the same pages reused

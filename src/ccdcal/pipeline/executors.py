@@ -141,10 +141,47 @@ def _start_method() -> str:
 PRELOAD = ("ccdcal.pipeline.warm",)
 
 
+#: glibc ``mallopt`` parameters (``malloc.h``) and the values workers use.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit systems
+_TRIM_THRESHOLD = 256 << 20
+
+
+def keep_freed_buffers() -> bool:
+    """Let glibc's malloc reuse freed frame-sized buffers instead of unmapping them.
+
+    By default glibc serves every allocation above 128 KiB-32 MiB (its
+    threshold adapts) with its own ``mmap`` and unmaps it when freed, so each
+    new frame-sized array of a task starts as fresh pages that the kernel
+    must fault in and zero, one by one: a few ms per 2x2 frame.  A worker
+    allocates and frees arrays of the same few sizes over and over, so
+    serving them from the heap (``M_MMAP_THRESHOLD`` 32 MiB, the largest
+    allowed) and trimming it only above 256 MiB of free memory
+    (``M_TRIM_THRESHOLD``) reuses pages that are already mapped.  Only
+    process memory that was in use anyway is kept.  Returns False where the
+    C library is not glibc (nothing is changed there).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    ok = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1
+    return mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1 and ok
+
+
 def _worker_init() -> None:
-    """Run once in each worker: keep BLAS libraries to one thread per process."""
+    """Run once in each worker: one BLAS thread per process; malloc keeps freed buffers."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    keep_freed_buffers()
 
 
 def _warm_up() -> int:
