@@ -541,12 +541,22 @@ def _flat_check_raw(frame: FrameRef, raw: CCDData, task: MasterTask) -> str | No
 
 
 def _prepare_flat(
-    frame: FrameRef, task: MasterTask, bias: CCDData, dark: CCDData | None
+    frame: FrameRef,
+    task: MasterTask,
+    bias: CCDData,
+    dark: CCDData | None,
+    *,
+    masters_mask: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
 ) -> tuple[CCDData | None, float, str | None, float]:
     """(bias- and scaled-dark-subtracted flat, its median, reason to reject, overscan variance).
 
     Plain float32 arithmetic: the flat's own uncertainty is not needed (the
     master's comes from the noise model) and nothing is logged per flat.
+    ``masters_mask`` is the bias's and dark's masks OR-ed (made once per
+    master flat, see :func:`_masters_mask`); ``scratch`` a float32 array of
+    the frame's shape reused for the scaled dark.  The raw frame is converted
+    and bias-subtracted in one pass, into a new array.
     """
     raw = read_raw(frame)
     reason = _flat_check_raw(frame, raw, task)  # on the values the camera wrote
@@ -556,15 +566,16 @@ def _prepare_flat(
     raw = prepare_raw(frame, raw)
     if raw.shape != bias.shape:
         raise ValueError(f"{frame.path}: shape {raw.shape} is not the master bias's {bias.shape}")
-    data = np.asarray(raw.data, dtype=np.float32)  # a new array: raw data stay untouched
-    if data is raw.data:
-        data = data.copy()
-    data -= np.asarray(bias.data, dtype=np.float32)
-    mask = _or_masks(raw.mask, bias.mask)
+    data = np.subtract(raw.data, np.asarray(bias.data, dtype=np.float32), dtype=np.float32)
+    if masters_mask is None:
+        masters_mask = _masters_mask(bias, dark)
     if dark is not None:
-        factor = float(frame.exptime or 0.0) / float(dark.meta["EXPTIME"])
-        data -= np.float32(factor) * np.asarray(dark.data, dtype=np.float32)
-        mask = _or_masks(mask, dark.mask)
+        factor = np.float32(float(frame.exptime or 0.0) / float(dark.meta["EXPTIME"]))
+        dark_data = np.asarray(dark.data, dtype=np.float32)
+        if scratch is None or scratch.shape != data.shape:
+            scratch = np.empty_like(data)
+        data -= np.multiply(dark_data, factor, out=scratch)
+    mask = _or_masks(raw.mask, masters_mask)
     level = raw_level(data, mask=mask)
     if not np.isfinite(level) or level < task.options.flat_min_level:
         return (
@@ -577,6 +588,11 @@ def _prepare_flat(
             overscan_var,
         )
     return CCDData(data, unit=raw.unit, meta=raw.meta, mask=mask), level, None, overscan_var
+
+
+def _masters_mask(bias: CCDData, dark: CCDData | None) -> np.ndarray | None:
+    """The bias's and (if any) the dark's masks OR-ed: what every flat inherits from them."""
+    return _or_masks(bias.mask, dark.mask if dark is not None else None)
 
 
 def _or_masks(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -613,8 +629,12 @@ def _build_flat(task: MasterTask) -> TaskResult:
     used: list[FrameRef] = []
     rejected: list[tuple[str, str]] = []
     overscan_vars: list[float] = []
+    masters_mask = _masters_mask(bare_bias, bare_dark)
+    scratch = np.empty(bias.shape, dtype=np.float32) if dark is not None else None
     for frame in task.frames:
-        ccd, level, reason, overscan_var = _prepare_flat(frame, task, bare_bias, bare_dark)
+        ccd, level, reason, overscan_var = _prepare_flat(
+            frame, task, bare_bias, bare_dark, masters_mask=masters_mask, scratch=scratch
+        )
         if ccd is None:
             rejected.append((frame.path, reason or "rejected"))
             log.info("flat %s rejected: %s", frame.path, reason)
