@@ -313,10 +313,17 @@ class ProcessExecutor(_ExecutorBase):
         self.start()
         pool = self._get_pool()
         running: set[cf.Future[R]] = set()
+
+        def top_up() -> None:
+            # one task waits behind each running one, so that a worker starts its next
+            # task the moment it finishes one, while the caller is still busy with the
+            # result (the books, the library): no worker idles between two tasks
+            while pool is not None and pending and len(running) < 2 * self._ready_workers():
+                running.add(pool.submit(fn, pending.pop(0)))
+
         try:
             while pending or running:
-                while pool is not None and pending and len(running) < self._ready_workers():
-                    running.add(pool.submit(fn, pending.pop(0)))
+                top_up()
                 if pending and (self.use_caller or not running):
                     if self.use_caller:
                         yield fn(pending.pop(0))
@@ -325,8 +332,9 @@ class ProcessExecutor(_ExecutorBase):
                     finished = {f for f in running if f.done()}
                 else:
                     finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                running.difference_update(finished)
+                top_up()
                 for future in finished:
-                    running.discard(future)
                     yield future.result()
         finally:
             for future in running:
