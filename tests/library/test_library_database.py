@@ -490,6 +490,29 @@ def test_recording_again_replaces_the_link(library: CalibrationLibrary) -> None:
         library.record_usage("/out/sci.fits", "dark", None, frame=88)
 
 
+def test_usages_of_one_frame_are_recorded_together(library: CalibrationLibrary) -> None:
+    bias = add_bias(library, "one")
+    raw = {"path": "/raw/sci.fits", "frame_type": "science"}
+    records = library.record_usages(
+        "/out/sci.fits",
+        [("bias", bias.id, "same night", None), ("flat", None, "no flat master matches", None)],
+        frame=raw,
+        science_checksum="sha256:ab",
+    )
+    assert [(r.kind, r.master_id, r.note) for r in records] == [
+        ("bias", bias.id, "same night"), ("flat", None, "no flat master matches"),
+    ]  # fmt: skip
+    assert records[0].frame_id is not None
+    assert records[0].frame_id == records[1].frame_id
+    assert library.counts()["frames"] == 1  # the raw frame once, for both links
+    assert [u.kind for u in library.usage_for("/raw/sci.fits")] == ["bias", "flat"]
+    with pytest.raises(LibraryError, match="no master #77"):  # nothing of a failed batch stays
+        library.record_usages(
+            "/out/other.fits", [("bias", bias.id, None, None), ("dark", 77, None, None)]
+        )
+    assert library.usage_for("/out/other.fits") == []
+
+
 def test_usage_keeps_a_bounded_decision(library: CalibrationLibrary) -> None:
     masters = [add_bias(library, f"b{i}", xbin=2, ybin=2) for i in range(8)]
     result = library.match(

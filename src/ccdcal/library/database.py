@@ -574,19 +574,69 @@ class CalibrationLibrary:
         >>> [(u.kind, u.master_id, u.note) for u in lib.usage_for("/raw/sci-1.fits")]
         [('bias', 1, 'same night')]
         """
-        kind = _check_kind(kind)
-        values: dict[str, Any] = {
-            "master_id": None if master_id is None else int(master_id),
-            "note": note if note is not None else (match.note if match is not None else None),
-            "science_checksum": science_checksum,
-            "run_id": run_id,
-            "recorded": now_utc(),
-            "target": match.target.to_dict() if match else None,
-            "rules": match.rules.to_dict() if match else None,
-            "decisions": match.decisions(max_decisions) if match else None,
-        }
+        records = self.record_usages(
+            science_path,
+            [(kind, master_id, note, match)],
+            frame=frame,
+            science_checksum=science_checksum,
+            run_id=run_id,
+            max_decisions=max_decisions,
+        )
+        return records[0]
+
+    def record_usages(
+        self,
+        science_path: str | os.PathLike[str],
+        uses: Sequence[tuple[str, int | None, str | None, MatchResult | None]],
+        *,
+        frame: int | Mapping[str, Any] | None = None,
+        science_checksum: str | None = None,
+        run_id: int | None = None,
+        max_decisions: int | None = 25,
+    ) -> list[UsageRecord]:
+        """:meth:`record_usage` for several kinds at once, in one transaction.
+
+        ``uses`` holds ``(kind, master_id, note, match)`` for each kind of
+        master that calibrated ``science_path`` (a science frame's bias, dark
+        and flat); the raw ``frame`` is recorded once for all of them.
+
+        Examples
+        --------
+        >>> lib = CalibrationLibrary("sqlite://")
+        >>> m = lib.add_master("bias", "/out/b.fits", checksum="b", instrument=None, xbin=1,
+        ...                    ybin=1, date_start="2025-06-24", date_end="2025-06-24")
+        >>> _ = lib.record_usages("/out/sci-1.fits", [("bias", m.id, "same night", None),
+        ...                                          ("flat", None, "no flat", None)],
+        ...                       frame={"path": "/raw/sci-1.fits", "frame_type": "science"})
+        >>> [(u.kind, u.master_id) for u in lib.usage_for("/raw/sci-1.fits")]
+        [('bias', 1), ('flat', None)]
+        """
+        prepared = []
+        for kind, master_id, note, match in uses:
+            values: dict[str, Any] = {
+                "master_id": None if master_id is None else int(master_id),
+                "note": note if note is not None else (match.note if match is not None else None),
+                "science_checksum": science_checksum,
+                "run_id": run_id,
+                "recorded": now_utc(),
+                "target": match.target.to_dict() if match else None,
+                "rules": match.rules.to_dict() if match else None,
+                "decisions": match.decisions(max_decisions) if match else None,
+            }
+            prepared.append((_check_kind(kind), values))
         path = normalize_path(science_path)
-        return self._write(lambda s: store.upsert_usage(s, path, kind, values, frame))
+
+        def work(session: Session) -> list[UsageRecord]:
+            records = []
+            raw: int | Mapping[str, Any] | None = frame
+            for kind, values in prepared:
+                record = store.upsert_usage(session, path, kind, values, raw)
+                records.append(record)
+                if record.frame_id is not None:
+                    raw = record.frame_id  # the raw frame's row exists now
+            return records
+
+        return self._write(work)
 
     def usage_for(self, science_path: str | os.PathLike[str]) -> list[UsageRecord]:
         """The masters used for a science file (calibrated output or raw input), by kind."""

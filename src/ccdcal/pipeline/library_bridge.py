@@ -273,28 +273,23 @@ class LibraryRecorder:
 
     def _science(self, spec: ScienceSpec, result: TaskResult) -> None:
         checksum = f"sha256:{result.checksum}" if result.checksum else None
-        frame = _frame_mapping(spec.frame)
+        uses: list[tuple[str, int | None, str, Any]] = []
         for kind in ("bias", "dark", "flat"):
             key = spec.masters().get(kind)
             choice = spec.choices.get(kind) or {}
             if key is None:
                 note = f"no {kind} at {spec.frame.binning}; calibrated without it (allowed)"
-                match = None
-                master_id = None
+                uses.append((kind, None, note, None))
             else:
-                master_id = self.ids.get(key)
-                match = self._match_result(kind, spec)
                 note = f"{key}: {choice.get('why', '')}".strip()
-            self.library.record_usage(
-                result.output,
-                kind,
-                master_id,
-                note=note,
-                match=match,
-                frame=frame,
-                science_checksum=checksum,
-                run_id=self.run_id,
-            )
+                uses.append((kind, self.ids.get(key), note, self._match_result(kind, spec)))
+        self.library.record_usages(  # one transaction for the three links
+            result.output,
+            uses,
+            frame=_frame_mapping(spec.frame),
+            science_checksum=checksum,
+            run_id=self.run_id,
+        )
 
     def close(self, status: str = "ok", summary: Mapping[str, Any] | None = None) -> None:
         """Record the end of the run and release the database."""
