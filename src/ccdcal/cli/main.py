@@ -18,9 +18,10 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:  # imported in main(): the pool of `reduce` starts before rich is imported
+    from rich.console import Console
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "build_parser", "main", "run"]
 
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -> int:
     """Run the command line with ``argv`` and return the exit code."""
+    from rich.console import Console
+
     console = console or Console(stderr=False)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -99,8 +102,50 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
         return EXIT_ERROR
 
 
+#: Commands that run their tasks in the default process pool.
+POOL_COMMANDS = frozenset({"reduce", "demo"})
+
+
+def _option_value(argv: Sequence[str], long: str, short: str | None = None) -> str | None:
+    """The value given to an option in ``argv`` (``--opt V``, ``--opt=V``, ``-jV``...), if any."""
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if len(name) > 2 and long.startswith(name):  # argparse accepts abbreviations
+            return value if eq else (argv[i + 1] if i + 1 < len(argv) else None)
+        if short and arg.startswith(short):
+            return arg[len(short) :] or (argv[i + 1] if i + 1 < len(argv) else None)
+    return None
+
+
+def wants_process_pool(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` runs a command in the default process pool: a look before parsing.
+
+    Used only to start the pool's fork server as the very first thing (it
+    imports the task modules while the command line is parsed and the night
+    planned); a wrong guess costs a background process or a few tenths of a
+    second, never a wrong result.
+
+    >>> wants_process_pool(["reduce", "raw", "-o", "out"])
+    True
+    >>> wants_process_pool(["reduce", "raw", "-o", "out", "--executor=serial"])
+    False
+    >>> wants_process_pool(["-v", "demo", "-j", "1"]), wants_process_pool(["plan", "raw"])
+    (False, False)
+    """
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in POOL_COMMANDS or "-h" in argv or "--help" in argv:
+        return False
+    if _option_value(argv, "--executor") not in (None, "process"):
+        return False
+    return _option_value(argv, "--jobs", "-j") != "1"
+
+
 def run() -> None:
     """Console-script entry point."""
+    if wants_process_pool(sys.argv[1:]):
+        from ccdcal.pipeline.executors import prestart_fork_server
+
+        prestart_fork_server()
     from ccdcal._exit import freeze_at_exit
 
     freeze_at_exit()  # this process ends with the command: skip the collector's walk at exit

@@ -448,6 +448,23 @@ class DaskExecutor(_ExecutorBase):
         return f"DaskExecutor({self.client!r})"
 
 
+def prestart_fork_server() -> bool:
+    """Start the fork server the default process pool will use, now; True if started.
+
+    The server then imports the task modules (most of a second) while the
+    caller is still parsing its command line and planning; a
+    :class:`ProcessExecutor` made later forks its workers from it.  Nothing
+    happens where the platform has no fork server.
+    """
+    if _start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
+    forkserver.ensure_running()
+    return True
+
+
 def start_executor(executor: Executor) -> None:
     """Call the executor's optional ``start()`` (workers come up in the background).
 
