@@ -25,7 +25,7 @@ from numba import njit
 from ccdcal.stacking._params import METHOD_MEDIAN, METHOD_SUM
 from ccdcal.stacking._rowstats import median_at
 
-__all__ = ["combine_fast", "combine_row", "gather_row", "keep_row"]
+__all__ = ["combine_row", "gather_row", "keep_row", "median_factor"]
 
 
 # --------------------------------------------------------------------------- gather
@@ -53,11 +53,26 @@ def gather_row(
     for c in range(width):
         n[c] = 0
         nin[c] = 0
+    plain = not has_var and not has_wpix and tlo == -np.inf and thi == np.inf
+    if plain and _unit_scaling(scale, zero):
+        _gather_plain(stack, r, V, n)
+        nin[:] = n
+        return
     for i in range(nfr):
         src = stack[i, r]
         dst = V[i]
         f = scale[i]
         z = zero[i]
+        if not has_var and not has_wpix:
+            # the common case: a branch-free loop that vectorises
+            for c in range(width):
+                x = float(src[c])
+                finite = (x - x) == 0.0
+                ok = finite & (x >= tlo) & (x <= thi)
+                dst[c] = x * f + z if ok else np.inf
+                nin[c] += 1 if finite else 0
+                n[c] += 1 if ok else 0
+            continue
         for c in range(width):
             x = float(src[c])
             finite = (x - x) == 0.0
@@ -71,6 +86,36 @@ def gather_row(
             dst[c] = x * f + z if ok else np.inf
             nin[c] += 1 if finite else 0
             n[c] += 1 if ok else 0
+
+
+@njit(cache=True, nogil=True)
+def _unit_scaling(scale: np.ndarray, zero: np.ndarray) -> bool:  # pragma: no cover - jit
+    """True if every frame has scale 1 and zero 0."""
+    unit = True
+    for i in range(scale.shape[0]):
+        unit = unit and scale[i] == 1.0 and zero[i] == 0.0
+    return unit
+
+
+@njit(cache=True, nogil=True)
+def _gather_plain(
+    stack: np.ndarray, r: int, V: np.ndarray, n: np.ndarray
+) -> None:  # pragma: no cover - jit
+    """gather_row without thresholds, scaling or variances, in the values' own dtype.
+
+    ``x * 1 + 0`` in float64 rounded back is ``x + 0`` in the dtype (which
+    turns -0 into +0 as well), so the values are those of the general loop.
+    """
+    nfr, width = V.shape
+    zero = np.zeros(1, V.dtype)[0]
+    for i in range(nfr):
+        src = stack[i, r]
+        dst = V[i]
+        for c in range(width):
+            x = src[c]
+            finite = (x - x) == zero
+            dst[c] = x + zero if finite else np.inf
+            n[c] += 1 if finite else 0
 
 
 @njit(cache=True, nogil=True)
@@ -157,7 +202,7 @@ def _keep_ties(
 
 
 @njit(cache=True, nogil=True)
-def _median_factor(eff: np.ndarray, n: int) -> float:  # pragma: no cover - jit
+def median_factor(eff: np.ndarray, n: int) -> float:  # pragma: no cover - jit
     """n Var(median of n) / sigma^2 for Gaussian data (tends to pi/2)."""
     if n < eff.shape[0]:
         return eff[n]
@@ -300,9 +345,9 @@ def combine_row(
         if median:
             out_data[r, c] = median_at(S, lo[c], hi[c], c)
             if has_var:
-                sig2 = _median_factor(eff, int(m)) * sv[c] / (m * m)
+                sig2 = median_factor(eff, int(m)) * sv[c] / (m * m)
             else:
-                sig2 = _median_factor(eff, int(m)) * ss[c] / ((m - 1) * m) if m > 1 else np.nan
+                sig2 = median_factor(eff, int(m)) * ss[c] / ((m - 1) * m) if m > 1 else np.nan
             out_sigma[r, c] = math.sqrt(sig2)
             continue
         if has_var:
@@ -315,102 +360,3 @@ def combine_row(
         else:
             out_data[r, c] = swx[c] / sw[c]
             out_sigma[r, c] = math.sqrt(sig2)
-
-
-@njit(cache=True, nogil=True)
-def combine_fast(
-    V: np.ndarray,
-    S: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    sorted_: bool,
-    wframe: np.ndarray,
-    method: int,
-    eff: np.ndarray,
-    r: int,
-    out_data: np.ndarray,
-    out_sigma: np.ndarray,
-    out_mask: np.ndarray,
-) -> bool:  # pragma: no cover - jit
-    """One fused pass for the common case (per-frame weights only, no tie at a range end).
-
-    Keeps a value when it lies between its range's end values, and sums in
-    frame order ``w``, ``w x``, ``w d`` and ``w d^2`` with ``d = x - ref`` (ref a
-    kept value, so the one-pass variance does not cancel).  Returns False,
-    having done nothing, when a tie straddles a range end (the caller then
-    takes the general path).
-    """
-    nfr, width = V.shape
-    vlo = np.empty(width, V.dtype)
-    vhi = np.empty(width, V.dtype)
-    ref = np.empty(width)
-    if sorted_:
-        for c in range(width):
-            a = lo[c]
-            b = hi[c]
-            if b > a:
-                vlo[c] = S[a, c]
-                vhi[c] = S[b - 1, c]
-                if (a > 0 and S[a - 1, c] == vlo[c]) or (b < nfr and S[b, c] == vhi[c]):
-                    return False
-            else:
-                vlo[c] = np.inf
-                vhi[c] = -np.inf
-    else:
-        for c in range(width):
-            vlo[c] = -np.inf
-            vhi[c] = np.inf
-    for c in range(width):
-        # a kept value as the shift: the median's neighbour, else the first finite value
-        if sorted_:
-            ref[c] = float(S[lo[c] + (hi[c] - lo[c]) // 2, c]) if hi[c] > lo[c] else 0.0
-        else:
-            ref[c] = 0.0
-    if not sorted_:
-        for c in range(width):
-            for i in range(nfr):
-                if V[i, c] < np.inf:
-                    ref[c] = float(V[i, c])
-                    break
-    weighted = method != METHOD_MEDIAN
-    cnt = np.zeros(width)
-    sw = np.zeros(width)
-    swx = np.zeros(width)
-    swd = np.zeros(width)
-    swdd = np.zeros(width)
-    for i in range(nfr):
-        row = V[i]
-        wf = wframe[i] if weighted else 1.0
-        for c in range(width):
-            v = row[c]
-            keep = (v >= vlo[c]) & (v <= vhi[c]) & (v < np.inf)
-            x = float(v) if keep else 0.0
-            w = wf if keep else 0.0
-            d = x - ref[c] if keep else 0.0
-            cnt[c] += 1.0 if keep else 0.0
-            sw[c] += w
-            swx[c] += w * x
-            swd[c] += w * d
-            swdd[c] += w * d * d
-    for c in range(width):
-        m = cnt[c]
-        if m == 0 or not sw[c] > 0.0:
-            out_data[r, c] = np.nan
-            out_sigma[r, c] = np.nan
-            out_mask[r, c] = True
-            continue
-        out_mask[r, c] = False
-        ss = max(0.0, swdd[c] - swd[c] * swd[c] / sw[c])  # sum w (x - weighted mean)^2
-        if method == METHOD_MEDIAN:
-            out_data[r, c] = median_at(S, lo[c], hi[c], c)
-            sig2 = _median_factor(eff, int(m)) * ss / ((m - 1) * m) if m > 1 else np.nan
-            out_sigma[r, c] = math.sqrt(sig2)
-            continue
-        sig2 = ss / ((m - 1) * sw[c]) if m > 1 else np.nan
-        if method == METHOD_SUM:
-            out_data[r, c] = swx[c]
-            out_sigma[r, c] = math.sqrt(sig2) * sw[c]
-        else:
-            out_data[r, c] = swx[c] / sw[c]
-            out_sigma[r, c] = math.sqrt(sig2)
-    return True

@@ -20,7 +20,14 @@ pixels:
    values closest to the centre;
 4. **combine** the survivors *in frame order* (sums are formed exactly as
    numpy/bottleneck form them along axis 0), with weights, and set the
-   uncertainty.
+   uncertainty: in one pass for the common case
+   (:mod:`ccdcal.stacking._combine_fast`), else through a keep mask
+   (:mod:`ccdcal.stacking._combine_kernels`).
+
+The phases run over chunks of a few rows whose scratch stays in the level-2
+cache; within a row every hot loop is vectorised (see
+:mod:`ccdcal.stacking._rowstats` for how the loops are written, and why the
+results are those of plain per-pixel code bit for bit).
 
 Statistics are accumulated in float64.  Each pixel's result depends only on
 its own values, never on the band size, the row order or the thread count.
@@ -40,7 +47,8 @@ import numpy as np
 from numba import njit
 
 from ccdcal.stacking._clip_kernels import extrema_row, reject_band
-from ccdcal.stacking._combine_kernels import combine_fast, combine_row, gather_row, keep_row
+from ccdcal.stacking._combine_fast import combine_fast
+from ccdcal.stacking._combine_kernels import combine_row, gather_row, keep_row
 from ccdcal.stacking._median_table import MEDIAN_EFFICIENCY
 from ccdcal.stacking._params import (
     ALG_AVSIGCLIP,
@@ -82,9 +90,9 @@ from ccdcal.stacking._params import (
     default_params,
 )
 from ccdcal.stacking._rowstats import (
-    apply_network,
     merge_network,
     restore_row,
+    sort_columns,
     sorting_network,
 )
 
@@ -163,7 +171,6 @@ def prepare_band(
 
     V, S: (R, N, W); ids: (R, N, W) int32 or empty; lo, hi, nin: (R, W) int64.
     """
-    nfr = stack.shape[0]
     width = stack.shape[2]
     use_ids = ids.shape[0] > 0
     need_sort = (
@@ -197,13 +204,8 @@ def prepare_band(
         if not need_sort:
             continue
         Sr = S[k]
-        Sr[:, :] = V[k]
         rids = ids[k] if use_ids else np.empty((0, 0), np.int32)
-        if use_ids:
-            for i in range(nfr):
-                for c in range(width):
-                    rids[i, c] = i
-        apply_network(Sr, net, rids)
+        sort_columns(V[k], Sr, net, rids, True)  # the ids start as the frame index
         if ip[IP_NLOW] > 0 or ip[IP_NHIGH] > 0:
             lo0 = rlo.copy()
             hi0 = rhi.copy()
@@ -249,8 +251,7 @@ def finish_band(
         if fast and combine_fast(
             V[k], S[k], lo[k], hi[k], sorted_, wframe, method, eff, r, out_data, out_sigma, out_mask
         ):
-            for c in range(width):
-                out_nrej[r, c] = nin[k, c] - (hi[k, c] - lo[k, c])
+            _count_rejected(nin[k], lo[k], hi[k], out_nrej[r])
             continue
         keep_row(V[k], S[k], lo[k], hi[k], sorted_, keep)
         if mode & MODE_FLAGS:
@@ -261,8 +262,7 @@ def finish_band(
                     finite = (src[c] - src[c]) == 0.0
                     dst[c] = 1 if (finite and not keep[i, c]) else 0
         if mode & MODE_COMBINE:
-            for c in range(width):
-                out_nrej[r, c] = nin[k, c] - (hi[k, c] - lo[k, c])
+            _count_rejected(nin[k], lo[k], hi[k], out_nrej[r])
             combine_row(
                 V[k],
                 S[k],
@@ -282,6 +282,15 @@ def finish_band(
                 out_sigma,
                 out_mask,
             )
+
+
+@njit(cache=True, nogil=True)
+def _count_rejected(
+    nin: np.ndarray, lo: np.ndarray, hi: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - jit
+    """Valid values minus kept values, per pixel of a row."""
+    for c in range(out.shape[0]):
+        out[c] = nin[c] - (hi[c] - lo[c])
 
 
 def process_band(
