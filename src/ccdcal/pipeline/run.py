@@ -135,27 +135,17 @@ def _master_uses(state: _RunState, spec: MasterSpec) -> dict[str, MasterInput] |
 
 
 def _threads_per_task(executor: Executor, n_tasks: int) -> int | None:
-    """Threads for one combination: twice the cores left to each of the tasks running at once.
+    """Threads for one combination: the cores left to each of the tasks running at once.
 
-    The stack engine's threads run compiled kernels that release the GIL.  A
-    process pool with as many workers as cores gives each task two threads
-    (capped at the number of cores), so that when one task of a stage ends
-    early -- the 2x2 bias beside the 1x1 one -- the task still running
-    takes over the idle core instead of leaving it unused; while both run,
-    the operating system shares the cores between them.  A stage with fewer
-    tasks than workers shares the spare cores out.  The serial executor
-    lets each combination use every core (``None``).
-
-    >>> from ccdcal.pipeline.executors import SerialExecutor
-    >>> _threads_per_task(SerialExecutor(), 4) is None
-    True
+    A process pool with as many workers as cores gets one thread per task; a
+    stage with fewer tasks than workers shares the spare cores out.  The
+    serial executor lets each combination use every core (``None``).
     """
     workers = getattr(executor, "concurrency", None) or getattr(executor, "max_workers", None)
     if not workers or n_tasks < 1:
         return None
     cores = os.cpu_count() or 1
-    running = max(1, min(int(workers), n_tasks))
-    return max(1, min(cores, -(-2 * cores // running)))
+    return max(1, cores // max(1, min(int(workers), n_tasks)))
 
 
 def _master_task(
