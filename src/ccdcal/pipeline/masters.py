@@ -162,15 +162,25 @@ def combine_frames(
     return combine(list(inputs), **kwargs)
 
 
-def _identities(frames: Sequence[FrameRef], meta: Any = None) -> tuple[FileIdentity, ...]:
+def _identities(
+    frames: Sequence[FrameRef], meta: Any = None, known: Sequence[FileIdentity] = ()
+) -> tuple[FileIdentity, ...]:
     """Size, time and SHA-256 of the input files.
 
     The SHA-256 that ``combine`` recorded for an input (``IMCMBnnn``/``IMCSMnnn``
-    cards) is used instead of reading the file again.
+    cards), or a ``known`` identity whose size and modification time are the
+    file's still, is used instead of reading the file again.
     """
+    by_path = {k.path: k for k in known}
     out = []
     for i, frame in enumerate(frames, start=1):
         sha = None
+        seen = by_path.get(frame.path)
+        if seen is not None:
+            st = os.stat(frame.path)
+            if (st.st_size, st.st_mtime_ns) == (seen.size, seen.mtime_ns):
+                out.append(seen)
+                continue
         if meta is not None and meta.get(f"IMCMB{i:03d}") == Path(frame.path).name:
             value = meta.get(f"IMCSM{i:03d}")
             if isinstance(value, str) and value.startswith("sha256:"):
@@ -245,7 +255,7 @@ def _finish(
         output=str(out),
         checksum=product.sha256,
         quality=quality,
-        inputs=_identities(task.frames, master.meta),
+        inputs=_identities(task.frames, master.meta, task.known_inputs),
         product=product,
         masters={role: m.to_dict() for role, m in task.uses.items()},
         message="; ".join(notes),

@@ -24,7 +24,8 @@ import datetime as _dt
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ccdcal.pipeline.executors import Executor, ExecutorName, make_executor, sta
 from ccdcal.pipeline.model import MasterSpec
 from ccdcal.pipeline.plan import Plan
 from ccdcal.pipeline.results import RunResult
-from ccdcal.pipeline.state import STATE_DIR, StateStore, recipe_hash
+from ccdcal.pipeline.state import STATE_DIR, FileIdentity, StateStore, file_identity, recipe_hash
 from ccdcal.pipeline.tasks import (
     MasterInput,
     MasterTask,
@@ -89,6 +90,16 @@ class _RunState:
     masters: dict[str, TaskResult] = field(default_factory=dict)
     science: list[TaskResult] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    hashed: dict[str, Future[FileIdentity]] = field(default_factory=dict)
+
+    def known_inputs(self, paths: Iterable[str]) -> tuple[FileIdentity, ...]:
+        """Identities of ``paths`` hashed ahead by :func:`_hash_ahead` (those ready)."""
+        out = []
+        for path in paths:
+            future = self.hashed.get(path)
+            if future is not None and future.done() and future.exception() is None:
+                out.append(future.result())
+        return tuple(out)
 
     def notify(self, event: ProgressEvent) -> None:
         if self.progress is not None:
@@ -162,7 +173,24 @@ def _master_task(
         tmp_dir=str(state.out_dir / STATE_DIR / "tmp" / spec.key),
         threads=threads,
         read_noise_adu=_bias_read_noise(state, spec.bias),
+        known_inputs=state.known_inputs(spec.inputs),
     )
+
+
+def _hash_ahead(plan: Plan) -> tuple[ThreadPoolExecutor, dict[str, Future[FileIdentity]]]:
+    """Start hashing the raw flats of tonight's master flats, in a thread of this process.
+
+    The flat tasks record their inputs' SHA-256 (bias and dark tasks get
+    theirs from the combination, which hashes as it reads).  This process
+    is idle while the workers start and while the biases and darks are
+    combined, so it hashes the flats then, and each flat task finds its
+    inputs' identities ready instead of reading its files a second time.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdcal-hash")
+    paths = dict.fromkeys(
+        p for m in plan.masters if m.kind == "flat" and m.source == "tonight" for p in m.inputs
+    )
+    return pool, {p: pool.submit(file_identity, p) for p in paths}
 
 
 def _master_recipe(state: _RunState, task: MasterTask) -> str:
@@ -425,6 +453,7 @@ def run_plan(
             log.info("plan %s: %s: %s%s", problem.severity, problem.kind, problem.message, where)
         recorder = open_recorder(library, out, plan)
         state = _RunState(plan, out, StateStore(out), resume, recorder, progress)
+        hasher, state.hashed = _hash_ahead(plan)
         cm: Any = ex if hasattr(ex, "__enter__") else contextlib.nullcontext(ex)
         try:
             with cm:
@@ -434,6 +463,8 @@ def run_plan(
         except BaseException:
             recorder.close(status="failed")
             raise
+        finally:
+            hasher.shutdown(wait=False, cancel_futures=True)
         result = RunResult(
             plan=plan,
             out_dir=str(out),

@@ -77,6 +77,9 @@ class MasterTask:
     tmp_dir: str | None = None
     threads: int | None = None
     read_noise_adu: float | None = None
+    #: Identities of input files the caller has hashed already (while the workers were
+    #: starting); used for a file whose size and modification time still match.
+    known_inputs: tuple[FileIdentity, ...] = ()
 
     @property
     def key(self) -> str:
