@@ -34,9 +34,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from astropy import units as u
@@ -90,18 +91,25 @@ _CACHE_SIZE = 6
 _CACHE_LOCK = threading.Lock()
 
 
+_T = TypeVar("_T")
+
+
+def _from_cache(cache: dict[Any, _T], key: Any, make: Callable[[], _T], size: int) -> _T:
+    """``cache[key]``, made by ``make()`` when missing; the ``size`` most recently used kept."""
+    with _CACHE_LOCK:
+        value = cache.pop(key, None)
+    if value is None:
+        value = make()
+    with _CACHE_LOCK:
+        cache[key] = value  # newest last
+        while len(cache) > size:
+            cache.pop(next(iter(cache)))
+    return value
+
+
 def _cached_master(path: str, checksum: str | None) -> CCDData:
     """A master read once per process (the steps never change their inputs)."""
-    key = (path, checksum)
-    with _CACHE_LOCK:
-        ccd = _MASTER_CACHE.pop(key, None)
-    if ccd is None:
-        ccd = read_ccd(path)
-    with _CACHE_LOCK:
-        _MASTER_CACHE[key] = ccd
-        while len(_MASTER_CACHE) > _CACHE_SIZE:
-            _MASTER_CACHE.pop(next(iter(_MASTER_CACHE)))
-    return ccd
+    return _from_cache(_MASTER_CACHE, (path, checksum), lambda: read_ccd(path), _CACHE_SIZE)
 
 
 def _load_masters(task: ScienceTask) -> dict[str, CCDData]:
@@ -246,15 +254,7 @@ def _reduce_masters(task: ScienceTask) -> _Masters:
 def _masters_for(task: ScienceTask) -> _Masters:
     """The task's reduced masters, from this process's cache when they were reduced before."""
     key = tuple(sorted((kind, use.path, use.checksum) for kind, use in task.uses.items()))
-    with _CACHE_LOCK:
-        found = _PLANES_CACHE.pop(key, None)
-    if found is None:
-        found = _reduce_masters(task)
-    with _CACHE_LOCK:
-        _PLANES_CACHE[key] = found
-        while len(_PLANES_CACHE) > _PLANES_CACHE_SIZE:
-            _PLANES_CACHE.pop(next(iter(_PLANES_CACHE)))
-    return found
+    return _from_cache(_PLANES_CACHE, key, lambda: _reduce_masters(task), _PLANES_CACHE_SIZE)
 
 
 def _calibrated(task: ScienceTask) -> tuple[CCDData, dict[str, Any]]:
