@@ -60,8 +60,26 @@ def tree_memory(proc: psutil.Process) -> int:
     return total
 
 
+def _wait_for_group(pgid: int, timeout: float = 10.0) -> None:
+    """Wait until no process of the process group ``pgid`` is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.005)
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
     """Run ``cmd`` alone; return its wall seconds and the CPU seconds ``rusage`` saw.
+
+    The wall time is the command's process's lifetime, what a shell's
+    ``time`` reports: ccdcal's pool fork server is a background process that
+    finishes exiting (~0.07 s) after the command has returned, so it is
+    waited for (it runs in the command's process group) only after the clock
+    stops, before the next run starts.  Standard error goes to a file, not a
+    pipe, whose end the fork server would hold open.
 
     ``rusage`` covers the process and the children it waited for: all of
     ccdproc's work, but not ccdcal's pool workers (children of its fork
@@ -71,12 +89,16 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     memory every few ms costs a good part of a core on a 2-core machine, and
     more for a tree of processes than for one).
     """
-    start = time.perf_counter()
-    popen = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert popen.stderr is not None
-    err = popen.stderr.read()
-    _, status, usage = os.wait4(popen.pid, 0)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        popen = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
+        _, status, usage = os.wait4(popen.pid, 0)
+        wall = time.perf_counter() - start
+        _wait_for_group(popen.pid)
+        errors.seek(0)
+        err = errors.read()
     popen.returncode = os.waitstatus_to_exitcode(status)
     if popen.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(cmd)} failed ({popen.returncode}):\n{err.decode()}")
