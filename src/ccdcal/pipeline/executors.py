@@ -42,6 +42,8 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeVar, runtime_checkable
 
+from ccdcal.pipeline.options import invalid_parameter
+
 __all__ = [
     "DaskExecutor",
     "Executor",
@@ -52,17 +54,6 @@ __all__ = [
     "make_executor",
     "start_executor",
 ]
-
-
-def _invalid(message: str) -> Exception:
-    """An :class:`~ccdcal.errors.InvalidParameterError` with ``message``.
-
-    Imported only when one is raised: :mod:`ccdcal.errors` loads astropy.units,
-    which the command line should not wait for before it starts the workers.
-    """
-    from ccdcal.errors import InvalidParameterError
-
-    return InvalidParameterError(message)
 
 
 log = logging.getLogger(__name__)
@@ -235,9 +226,13 @@ class ProcessExecutor(_ExecutorBase):
         start_method: str | None = None,
     ) -> None:
         if max_workers is not None and max_workers < 0:
-            raise _invalid(f"max_workers must be a number of processes >= 0, got {max_workers}")
+            raise invalid_parameter(
+                f"max_workers must be a number of processes >= 0, got {max_workers}"
+            )
         if max_workers == 0 and not use_caller:
-            raise _invalid("max_workers=0 needs use_caller=True (someone has to run the tasks)")
+            raise invalid_parameter(
+                "max_workers=0 needs use_caller=True (someone has to run the tasks)"
+            )
         cores = os.cpu_count() or 1
         default = cores - 1 if use_caller else cores
         self.max_workers = default if max_workers is None else max_workers
@@ -370,7 +365,9 @@ class ThreadExecutor(_ExecutorBase):
 
     def __init__(self, *, max_workers: int | None = None) -> None:
         if max_workers is not None and max_workers < 1:
-            raise _invalid(f"max_workers must be a positive number of threads, got {max_workers}")
+            raise invalid_parameter(
+                f"max_workers must be a positive number of threads, got {max_workers}"
+            )
         self.max_workers = max_workers or os.cpu_count() or 1
         self._pool: cf.ThreadPoolExecutor | None = None
 
@@ -494,7 +491,7 @@ def make_executor(
     SerialExecutor()
     """
     if jobs is not None and jobs < 1:
-        raise _invalid(f"jobs must be at least 1, got {jobs}")
+        raise invalid_parameter(f"jobs must be at least 1, got {jobs}")
     n = jobs or os.cpu_count() or 1
     if spec is None:
         spec = "process" if n > 1 else "serial"
@@ -505,12 +502,12 @@ def make_executor(
             return ThreadExecutor(max_workers=n)
         if spec == "process":
             return ProcessExecutor(max_workers=n)
-        raise _invalid(
+        raise invalid_parameter(
             f"unknown executor {spec!r}; use 'serial', 'thread', 'process' or an object with "
             "a map() method"
         )
     if not isinstance(spec, Executor):
-        raise _invalid(
+        raise invalid_parameter(
             f"executor must be 'serial', 'thread', 'process' or have name and map(fn, tasks); "
             f"got {spec!r}"
         )

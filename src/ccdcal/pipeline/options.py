@@ -22,14 +22,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["CALIBRATION_KINDS", "NOISE_MODEL_CLIP", "ClipSettings", "MasterKind", "ReduceOptions"]
+__all__ = [
+    "CALIBRATION_KINDS",
+    "NOISE_MODEL_CLIP",
+    "ClipSettings",
+    "MasterKind",
+    "ReduceOptions",
+    "invalid_parameter",
+]
 
 
-def _invalid(message: str) -> Exception:
-    """An :class:`~ccdcal.errors.InvalidParameterError` with ``message``.
+def invalid_parameter(message: str) -> Exception:
+    """An :class:`~ccdcal.errors.InvalidParameterError` with ``message``, to raise.
 
-    Imported only when one is raised: :mod:`ccdcal.errors` loads astropy.units,
-    which the command line should not wait for before it starts the workers.
+    The class is imported only when one is raised: :mod:`ccdcal.errors` loads
+    astropy.units, which the command line should not wait for before it starts
+    the workers (this module and :mod:`ccdcal.pipeline.executors` are on that path).
+
+    >>> str(invalid_parameter("jobs must be at least 1"))
+    'jobs must be at least 1'
     """
     from ccdcal.errors import InvalidParameterError
 
@@ -98,14 +109,16 @@ class ClipSettings:
             ("stdfunc", _STDFUNCS),
         ):
             if getattr(self, name) not in allowed:
-                raise _invalid(
+                raise invalid_parameter(
                     f"ClipSettings: {name} must be one of {list(allowed)}, "
                     f"got {getattr(self, name)!r}"
                 )
         if self.maxiters is not None and not (
             isinstance(self.maxiters, int) and self.maxiters >= 1
         ):
-            raise _invalid(f"ClipSettings: maxiters must be >= 1 or None, got {self.maxiters!r}")
+            raise invalid_parameter(
+                f"ClipSettings: maxiters must be >= 1 or None, got {self.maxiters!r}"
+            )
 
     @property
     def clipping(self) -> bool:
@@ -132,7 +145,7 @@ def _clip_from(value: Any) -> ClipSettings:
         return value
     if isinstance(value, Mapping):
         return ClipSettings(**dict(value))
-    raise _invalid(f"expected ClipSettings or a mapping, got {value!r}")
+    raise invalid_parameter(f"expected ClipSettings or a mapping, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -217,27 +230,27 @@ class ReduceOptions:
         for name in ("bias_combine", "dark_combine", "flat_combine"):
             object.__setattr__(self, name, _clip_from(getattr(self, name)))
         if self.flat_combine.noise_model:
-            raise _invalid(
+            raise invalid_parameter(
                 "flat_combine: stdfunc='noise_model' is for biases and darks (flats of a night "
                 "differ by more than their noise); use 'mad_std'"
             )
         if not 0 < self.exposure_tolerance < 10:
-            raise _invalid(
+            raise invalid_parameter(
                 "exposure_tolerance must be a fraction > 0 (e.g. 0.1), "
                 f"got {self.exposure_tolerance}"
             )
         if self.temperature_tolerance <= 0:
-            raise _invalid(
+            raise invalid_parameter(
                 f"temperature_tolerance must be > 0 degrees, got {self.temperature_tolerance}"
             )
         if self.mem_limit < 1e6:
-            raise _invalid(f"mem_limit must be at least 1e6 bytes, got {self.mem_limit}")
+            raise invalid_parameter(f"mem_limit must be at least 1e6 bytes, got {self.mem_limit}")
         if self.flat_normalisation not in ("mean", "median"):
-            raise _invalid(
+            raise invalid_parameter(
                 f"flat_normalisation must be 'mean' or 'median', got {self.flat_normalisation!r}"
             )
         if self.output_dtype not in ("float32", "float64"):
-            raise _invalid(
+            raise invalid_parameter(
                 f"output_dtype must be 'float32' or 'float64', got {self.output_dtype!r}"
             )
 
@@ -253,7 +266,7 @@ class ReduceOptions:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise _invalid(f"unknown reduce option(s) {unknown}")
+            raise invalid_parameter(f"unknown reduce option(s) {unknown}")
         kwargs = dict(data)
         if "allow_missing" in kwargs:
             kwargs["allow_missing"] = tuple(kwargs["allow_missing"])
@@ -275,7 +288,7 @@ class ReduceOptions:
 
 def _check_kind(kind: str) -> MasterKind:
     if kind not in CALIBRATION_KINDS:
-        raise _invalid(f"allow_missing accepts {list(CALIBRATION_KINDS)}, got {kind!r}")
+        raise invalid_parameter(f"allow_missing accepts {list(CALIBRATION_KINDS)}, got {kind!r}")
     return kind
 
 
