@@ -153,6 +153,7 @@ def compare(out: Path, night: Path) -> dict[str, float]:
     from astropy.stats import mad_std
 
     from ccdcal.io.fits import read_ccd
+    from ccdcal.pipeline.demo import cosmic_ray_footprint
     from ccdcal.testing.night_truth import load_truth
 
     truth = load_truth(night / "truth")
@@ -173,16 +174,7 @@ def compare(out: Path, night: Path) -> dict[str, float]:
         raw = by_name.get(path.name)
         if raw is None:
             continue
-        clean = good.copy()
-        hits = truth.cosmic_rays.get(raw)
-        if hits is not None:
-            hit = np.asarray(hits, dtype=bool)
-            grown = hit.copy()
-            grown[1:, :] |= hit[:-1, :]
-            grown[:-1, :] |= hit[1:, :]
-            grown[:, 1:] |= hit[:, :-1]
-            grown[:, :-1] |= hit[:, 1:]
-            clean &= ~grown
+        clean = good & ~cosmic_ray_footprint(truth, raw, good.shape)
         signal = truth.signal[raw][clean]
         s = ours.uncertainty.array[clean].astype(np.float64)
         ours_err.append(float(mad_std((ours.data[clean] - signal) / s)))

@@ -38,7 +38,13 @@ from ccdcal.pipeline.plan import plan_night
 from ccdcal.pipeline.results import RunResult
 from ccdcal.pipeline.run import ProgressCallback, run_plan
 
-__all__ = ["DemoReport", "FrameComparison", "compare_with_truth", "run_demo"]
+__all__ = [
+    "DemoReport",
+    "FrameComparison",
+    "compare_with_truth",
+    "cosmic_ray_footprint",
+    "run_demo",
+]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +133,32 @@ def _robust(values: np.ndarray) -> tuple[float, float]:
     return float(np.median(values)), float(mad_std(values))
 
 
+def cosmic_ray_footprint(truth: Any, raw_path: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Pixels a simulated cosmic ray of ``raw_path`` touched, with their 4 neighbours.
+
+    A cosmic ray's charge spreads into the neighbouring pixels, so comparisons
+    with the truth leave those out too (neither ccdcal nor ccdproc removes
+    cosmic rays by default).
+
+    >>> from types import SimpleNamespace
+    >>> hits = np.zeros((3, 3), bool)
+    >>> hits[1, 1] = True
+    >>> truth = SimpleNamespace(cosmic_rays={"r.fits": hits})
+    >>> int(cosmic_ray_footprint(truth, "r.fits", (3, 3)).sum())
+    5
+    """
+    crs = truth.cosmic_rays.get(raw_path)
+    if crs is None:
+        return np.zeros(shape, dtype=bool)
+    hit = np.asarray(crs, dtype=bool)
+    grown = hit.copy()
+    grown[1:, :] |= hit[:-1, :]
+    grown[:-1, :] |= hit[1:, :]
+    grown[:, 1:] |= hit[:, :-1]
+    grown[:, :-1] |= hit[:, 1:]
+    return grown
+
+
 def _compare_frame(
     name: str,
     frame_truth: Any,
@@ -138,16 +170,7 @@ def _compare_frame(
     data = np.asarray(calibrated.data, dtype=np.float64)
     sigma = np.asarray(calibrated.uncertainty.array, dtype=np.float64)
     good = ~np.asarray(calibrated.mask, dtype=bool) & np.isfinite(data) & (sigma > 0)
-    crs = truth.cosmic_rays.get(frame_truth.path)
-    if crs is not None:
-        hit = np.asarray(crs, dtype=bool)
-        # a cosmic ray's charge spreads into the neighbours: leave those out too
-        grown = hit.copy()
-        grown[1:, :] |= hit[:-1, :]
-        grown[:-1, :] |= hit[1:, :]
-        grown[:, 1:] |= hit[:, :-1]
-        grown[:, :-1] |= hit[:, 1:]
-        good &= ~grown
+    good &= ~cosmic_ray_footprint(truth, frame_truth.path, data.shape)
     pull = (data[good] - signal[good]) / sigma[good]
     med, std = _robust(pull)
     outliers = float(np.mean(np.abs(pull) > 5))
