@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ccdcal._startup import BLAS_THREAD_VARIABLES
 from ccdcal.errors import InvalidParameterError
 from ccdcal.pipeline.executors import (
     Executor,
@@ -127,6 +128,10 @@ from ccdcal.pipeline.executors import ProcessExecutor
 def info(x):
     return x, os.getpid(), os.getppid(), "ccdcal.pipeline.warm" in sys.modules
 
+def collector_state(_):
+    import gc
+    return gc.get_freeze_count(), gc.isenabled()
+
 if __name__ == "__main__":
     if sys.argv[1] == "thread":
         stop = threading.Event()
@@ -143,6 +148,9 @@ if __name__ == "__main__":
     # imported the tasks' modules before it forked them
     assert len(parents) == 1 and os.getpid() not in parents, out
     assert all(warm for *_, warm in out), out
+    with ProcessExecutor(max_workers=1) as ex:
+        frozen, enabled = next(iter(ex.map(collector_state, [0])))
+    print(frozen, enabled)
     print(method)
 """
 
@@ -159,7 +167,33 @@ def test_workers_come_from_a_fork_server_that_imported_the_task_modules(
         [sys.executable, str(script), threads], capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split()[-1] == "forkserver"
+    *_, state, method = run.stdout.splitlines()
+    assert method == "forkserver"
+    frozen, enabled = state.split()
+    # the fork server froze what it imported, so a worker's collector passes skip
+    # those objects (and never write to their pages); the workers collect as usual
+    assert int(frozen) > 50_000
+    assert enabled == "True"
+
+
+_BLAS_THREADS_SCRIPT = """
+import os
+import ccdcal.pipeline.warm
+print(len(os.listdir("/proc/self/task")), os.environ["OPENBLAS_NUM_THREADS"])
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_the_fork_server_loads_blas_with_one_thread() -> None:
+    # OpenBLAS (numpy's, and scipy's for numba) starts a thread per core that spins while
+    # the fork server imports; the warm-up asks for one before numpy loads
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARIABLES}
+    run = subprocess.run(
+        [sys.executable, "-c", _BLAS_THREADS_SCRIPT], capture_output=True, text=True,
+        timeout=120, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["1", "1"]
 
 
 _MALLOC_SCRIPT = """

@@ -142,6 +142,9 @@ def wants_process_pool(argv: Sequence[str]) -> bool:
 
 def run() -> None:
     """Console-script entry point."""
+    from ccdcal._startup import single_threaded_blas
+
+    single_threaded_blas()  # before numpy loads, here and in the workers
     if wants_process_pool(sys.argv[1:]):
         from ccdcal.pipeline.executors import prestart_fork_server
 

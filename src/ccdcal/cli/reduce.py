@@ -68,15 +68,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Plan and run the night; print progress and a summary."""
+    from ccdcal._startup import collector_paused
     from ccdcal.pipeline.executors import make_executor, start_executor
 
     # first, while this process runs a single thread: the workers start (and
     # import what the tasks need) while the night is planned
     executor = make_executor(args.executor, jobs=args.jobs)
     start_executor(executor)
-
-    from ccdcal.pipeline import run_plan
-    from ccdcal.report.terminal import StageProgress, plan_renderables, run_renderables
 
     out_dir = Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +86,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if not quiet:
         console.print(f"Planning {', '.join(args.raw_dirs)} ...")
     try:
-        plan = make_plan(args, out_dir)
+        # imports and planning make objects that live as long as the process
+        with collector_paused():
+            from ccdcal.pipeline import run_plan
+            from ccdcal.report.terminal import StageProgress, plan_renderables, run_renderables
+
+            plan = make_plan(args, out_dir)
     except BaseException:  # nothing to run: stop the workers started above
         stop = getattr(executor, "shutdown", None)
         if callable(stop):

@@ -170,8 +170,9 @@ def keep_freed_buffers() -> bool:
 
 def _worker_init() -> None:
     """Run once in each worker: one BLAS thread per process; malloc keeps freed buffers."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    from ccdcal._startup import single_threaded_blas
+
+    single_threaded_blas()
     keep_freed_buffers()
 
 

@@ -3,8 +3,14 @@
 Imported by the fork server of :class:`~ccdcal.pipeline.executors.ProcessExecutor`
 before it forks the workers, so that every worker starts with the modules
 imported and the combination kernels loaded (numba's first call in a process
-costs most of a second).  Importing it runs one tiny single-threaded
-combination; nothing else.
+costs most of a second).  Importing it
+
+* asks for one BLAS thread (:func:`ccdcal._startup.single_threaded_blas`)
+  before numpy loads, since workers run one task per core already;
+* imports the task modules and runs one tiny single-threaded combination with
+  the garbage collector paused, then freezes what it loaded
+  (:func:`ccdcal._startup.collector_paused`), so the forked workers' collector
+  passes never walk (or copy) the fork server's objects.
 
 Examples
 --------
@@ -15,21 +21,24 @@ True
 
 from __future__ import annotations
 
+import importlib
 import logging
 
-import numpy as np
-from astropy.nddata import CCDData
+from ccdcal._startup import collector_paused, single_threaded_blas
 
-import ccdcal.pipeline.masters
-import ccdcal.pipeline.science  # noqa: F401
-
-__all__ = ["WARMED", "warm_up"]
+__all__ = ["TASK_MODULES", "WARMED", "warm_up"]
 
 log = logging.getLogger(__name__)
+
+#: The modules the tasks run: imported by the fork server.
+TASK_MODULES = ("numpy", "astropy.nddata", "ccdcal.pipeline.masters", "ccdcal.pipeline.science")
 
 
 def warm_up() -> bool:
     """Run a tiny sigma-clipped combination on one thread; True when it worked."""
+    import numpy as np
+    from astropy.nddata import CCDData
+
     from ccdcal.stacking import SigmaClip, combine
 
     frames = [CCDData(np.full((4, 4), v, dtype=np.float32), unit="adu") for v in (1, 2, 3)]
@@ -41,5 +50,13 @@ def warm_up() -> bool:
     return True
 
 
+def _load() -> bool:
+    single_threaded_blas()
+    with collector_paused():
+        for name in TASK_MODULES:
+            importlib.import_module(name)
+        return warm_up()
+
+
 #: Whether the kernels were loaded when this module was imported.
-WARMED = warm_up()
+WARMED = _load()
