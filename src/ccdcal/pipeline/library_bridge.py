@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "LibraryLookup",
     "LibraryRecorder",
     "NullRecorder",
+    "OpeningRecorder",
     "library_key",
     "open_recorder",
 ]
@@ -315,3 +317,45 @@ def open_recorder(library: Any, out_dir: Path, plan: Plan) -> LibraryRecorder | 
         log.warning("calibration library unavailable (%s); the run is not recorded", exc)
         return NullRecorder()
     return LibraryRecorder(library, plan, out_dir, owned=False)
+
+
+class OpeningRecorder:
+    """A recorder that is opened in a background thread while the run starts.
+
+    Opening the library imports SQLAlchemy, connects, checks or creates the
+    tables and records the run's start: a few tenths of a second that the
+    first tasks need not wait for, since nothing is recorded before a master
+    is built.  Each method waits for the opening to finish, then calls the
+    recorder it made (a :class:`LibraryRecorder`, or a :class:`NullRecorder`
+    when the library could not be opened: the warning is logged from the
+    thread).
+
+    Examples
+    --------
+    >>> rec = OpeningRecorder(NullRecorder)
+    >>> isinstance(rec.recorder, NullRecorder)
+    True
+    >>> rec.close()
+    """
+
+    def __init__(self, opener: Callable[[], LibraryRecorder | NullRecorder]) -> None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdcal-library")
+        self._future: Future[LibraryRecorder | NullRecorder] = pool.submit(opener)
+        pool.shutdown(wait=False)  # the thread ends when the opening is done
+
+    @property
+    def recorder(self) -> LibraryRecorder | NullRecorder:
+        """The opened recorder (waits for the opening)."""
+        return self._future.result()
+
+    def master(self, spec: MasterSpec, result: TaskResult) -> None:
+        """Register a master built (or reused) by this run."""
+        self.recorder.master(spec, result)
+
+    def science(self, spec: ScienceSpec, result: TaskResult) -> None:
+        """Register a calibrated science frame and the masters that calibrated it."""
+        self.recorder.science(spec, result)
+
+    def close(self, status: str = "ok", summary: Mapping[str, Any] | None = None) -> None:
+        """Record the end of the run and release the database."""
+        self.recorder.close(status=status, summary=summary)

@@ -432,7 +432,7 @@ def run_plan(
     -------
     RunResult
     """
-    from ccdcal.pipeline.library_bridge import open_recorder
+    from ccdcal.pipeline.library_bridge import NullRecorder, OpeningRecorder, open_recorder
 
     out = _prepare_out_dir(plan, out_dir)
     plan.save(out / STATE_DIR / "plan.json")
@@ -451,7 +451,12 @@ def run_plan(
         for problem in plan.problems:
             where = f" [{problem.path}]" if problem.path else ""
             log.info("plan %s: %s: %s%s", problem.severity, problem.kind, problem.message, where)
-        recorder = open_recorder(library, out, plan)
+        # the library opens in a thread while the first tasks run
+        recorder: Any = (
+            NullRecorder()
+            if library is False
+            else OpeningRecorder(lambda: open_recorder(library, out, plan))
+        )
         state = _RunState(plan, out, StateStore(out), resume, recorder, progress)
         hasher, state.hashed = _hash_ahead(plan)
         cm: Any = ex if hasattr(ex, "__enter__") else contextlib.nullcontext(ex)
