@@ -233,3 +233,37 @@ def test_workers_reuse_freed_frame_buffers() -> None:
     pages = 2 * 10 * 736 * 1092 * 4 // 4096
     assert default > 0.5 * pages  # arrays faulted in anew
     assert kept < 0.05 * pages  # the same pages reused
+
+
+_KERNELS_SCRIPT = """
+import sys
+import ccdcal.pipeline.warm
+from numba.core.registry import CPUDispatcher
+from ccdcal.pipeline import plan_night, run_plan
+from ccdcal.testing.night import make_night
+
+def compiled():
+    return {
+        (name, attr): len(obj.signatures)
+        for name, module in list(sys.modules.items()) if name.startswith("ccdcal")
+        for attr, obj in list(vars(module).items()) if isinstance(obj, CPUDispatcher)
+    }
+
+loaded = compiled()
+make_night(sys.argv[1] + "/n", seed=2, size_factor=0.1, n_science=1)
+plan = plan_night(sys.argv[1] + "/n/raw", out_dir=sys.argv[1] + "/out")
+assert run_plan(plan, executor="serial", library=False).complete
+after = compiled()
+print(sorted(k for k, n in after.items() if n > loaded.get(k, 0)))
+"""
+
+
+def test_the_warm_up_loads_every_kernel_the_night_runs(tmp_path: Path) -> None:
+    # a kernel loaded in the fork server is loaded once; one first used by a task is
+    # loaded again by every worker, at its first task, on the night's critical path
+    run = subprocess.run(
+        [sys.executable, "-c", _KERNELS_SCRIPT, str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "[]"

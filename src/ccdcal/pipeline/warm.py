@@ -35,15 +35,37 @@ TASK_MODULES = ("numpy", "astropy.nddata", "ccdcal.pipeline.masters", "ccdcal.pi
 
 
 def warm_up() -> bool:
-    """Run a tiny sigma-clipped combination on one thread; True when it worked."""
+    """Load the kernels of the pipeline's combinations; True when it worked.
+
+    Runs, on one thread and on 4x4 frames, what the master tasks run: the
+    noise-model clipping of raw uint16 files (master bias and dark: the
+    decoder of FITS integers and ``ccdclip``) and the scaled sigma clipping
+    with a rejection map of in-memory float32 frames (master flats).
+    """
+    import tempfile
+
     import numpy as np
+    from astropy.io import fits
     from astropy.nddata import CCDData
 
-    from ccdcal.stacking import SigmaClip, combine
+    from ccdcal.pipeline.masters import combine_frames
+    from ccdcal.pipeline.noise import ClipNoise
+    from ccdcal.pipeline.options import NOISE_MODEL_CLIP, ClipSettings
 
     frames = [CCDData(np.full((4, 4), v, dtype=np.float32), unit="adu") for v in (1, 2, 3)]
     try:
-        combine(frames, rejection=SigmaClip(deviation="mad_std"), threads=1, rejection_map=True)
+        with tempfile.TemporaryDirectory(prefix="ccdcal-warm-") as folder:
+            paths = []
+            for i in range(3):
+                path = f"{folder}/{i}.fits"
+                fits.PrimaryHDU(np.full((4, 4), 1000 + i, dtype=np.uint16)).writeto(path)
+                paths.append(path)
+            noise = ClipNoise(gain=1.0, read_noise=5.0, pedestal=float("inf"))
+            combine_frames(paths, NOISE_MODEL_CLIP, mem_limit=1e8, threads=1, noise=noise)
+        combine_frames(
+            frames, ClipSettings(), mem_limit=1e8, scale=[1.0, 0.5, 0.3], threads=1,
+            rejection_map=True,
+        )  # fmt: skip
     except Exception as exc:  # warming up is an optimisation, never an error
         log.debug("warm-up combination failed: %s", exc)
         return False
