@@ -8,7 +8,8 @@ Two directions:
 * :class:`LibraryRecorder` -- while running, every raw frame used, every master
   made (with its inputs, quality, time span and derivation) and, per science
   frame, which master of each kind calibrated it together with the decision
-  on every other candidate (what ``ccdcal explain`` shows).
+  on every other candidate (what ``ccdcal explain`` shows).  A run writes
+  through a :class:`BackgroundRecorder`, so tasks never wait for the database.
 
 Library trouble never stops a night: a failed lookup or record is logged and
 the run goes on.
@@ -29,10 +30,10 @@ from ccdcal.pipeline.plan import Plan
 from ccdcal.pipeline.tasks import TaskResult
 
 __all__ = [
+    "BackgroundRecorder",
     "LibraryLookup",
     "LibraryRecorder",
     "NullRecorder",
-    "OpeningRecorder",
     "library_key",
     "open_recorder",
 ]
@@ -319,43 +320,45 @@ def open_recorder(library: Any, out_dir: Path, plan: Plan) -> LibraryRecorder | 
     return LibraryRecorder(library, plan, out_dir, owned=False)
 
 
-class OpeningRecorder:
-    """A recorder that is opened in a background thread while the run starts.
+class BackgroundRecorder:
+    """A recorder that opens the library and writes every record in a background thread.
 
     Opening the library imports SQLAlchemy, connects, checks or creates the
-    tables and records the run's start: a few tenths of a second that the
-    first tasks need not wait for, since nothing is recorded before a master
-    is built.  Each method waits for the opening to finish, then calls the
-    recorder it made (a :class:`LibraryRecorder`, or a :class:`NullRecorder`
-    when the library could not be opened: the warning is logged from the
-    thread).
+    tables and records the run's start (a few tenths of a second), and each
+    record is a transaction (a few ms): none of it is needed before the next
+    task can start.  So the run hands every call to one thread, in order, and
+    goes on; :meth:`close` waits until everything is written.  The recorder
+    made by ``opener`` (a :class:`LibraryRecorder`, or a :class:`NullRecorder`
+    when the library could not be opened) logs its own failures and never
+    raises, so nothing is lost by not waiting.
 
     Examples
     --------
-    >>> rec = OpeningRecorder(NullRecorder)
+    >>> rec = BackgroundRecorder(NullRecorder)
     >>> isinstance(rec.recorder, NullRecorder)
     True
     >>> rec.close()
     """
 
     def __init__(self, opener: Callable[[], LibraryRecorder | NullRecorder]) -> None:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdcal-library")
-        self._future: Future[LibraryRecorder | NullRecorder] = pool.submit(opener)
-        pool.shutdown(wait=False)  # the thread ends when the opening is done
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdcal-library")
+        self._opened: Future[LibraryRecorder | NullRecorder] = self._pool.submit(opener)
 
     @property
     def recorder(self) -> LibraryRecorder | NullRecorder:
         """The opened recorder (waits for the opening)."""
-        return self._future.result()
+        return self._opened.result()
 
     def master(self, spec: MasterSpec, result: TaskResult) -> None:
-        """Register a master built (or reused) by this run."""
-        self.recorder.master(spec, result)
+        """Register a master built (or reused) by this run, in the background."""
+        self._pool.submit(lambda: self.recorder.master(spec, result))
 
     def science(self, spec: ScienceSpec, result: TaskResult) -> None:
-        """Register a calibrated science frame and the masters that calibrated it."""
-        self.recorder.science(spec, result)
+        """Register a calibrated science frame and its masters, in the background."""
+        self._pool.submit(lambda: self.recorder.science(spec, result))
 
     def close(self, status: str = "ok", summary: Mapping[str, Any] | None = None) -> None:
-        """Record the end of the run and release the database."""
-        self.recorder.close(status=status, summary=summary)
+        """Record the end of the run, release the database and wait until all is written."""
+        done = self._pool.submit(lambda: self.recorder.close(status=status, summary=summary))
+        self._pool.shutdown(wait=True)
+        done.result()

@@ -432,7 +432,7 @@ def run_plan(
     -------
     RunResult
     """
-    from ccdcal.pipeline.library_bridge import NullRecorder, OpeningRecorder, open_recorder
+    from ccdcal.pipeline.library_bridge import BackgroundRecorder, NullRecorder, open_recorder
 
     out = _prepare_out_dir(plan, out_dir)
     plan.save(out / STATE_DIR / "plan.json")
@@ -451,11 +451,11 @@ def run_plan(
         for problem in plan.problems:
             where = f" [{problem.path}]" if problem.path else ""
             log.info("plan %s: %s: %s%s", problem.severity, problem.kind, problem.message, where)
-        # the library opens in a thread while the first tasks run
+        # the library opens, and records, in a thread: tasks never wait for it
         recorder: Any = (
             NullRecorder()
             if library is False
-            else OpeningRecorder(lambda: open_recorder(library, out, plan))
+            else BackgroundRecorder(lambda: open_recorder(library, out, plan))
         )
         state = _RunState(plan, out, StateStore(out), resume, recorder, progress)
         hasher, state.hashed = _hash_ahead(plan)
