@@ -8,7 +8,8 @@ target only when writing succeeded, and removed otherwise.
 
 The temporary name starts with a dot and ends in ``.tmp`` (for example
 ``.master_bias.fits.3f9c2a1b.tmp``), so tools that look for ``*.fits`` pass
-over a leftover from a machine crash.
+over a leftover from a killed process or a machine crash;
+:func:`remove_temporaries` deletes such leftovers (when nothing is writing).
 
 Examples
 --------
@@ -29,13 +30,20 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from ccdcal.errors import FrameWriteError, OutputExistsError
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "file_checksum"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "file_checksum",
+    "remove_temporaries",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +52,38 @@ _CHUNK = 1 << 20
 
 def _temporary_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+
+
+#: What :func:`_temporary_name` makes: ``.<name>.<8 hex digits>.tmp``.
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
+
+
+def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that writing left in ``folder`` and below; return them.
+
+    A process killed while it wrote an output leaves its hidden temporary
+    file behind (the output itself is untouched). Call this only when no
+    process is writing into ``folder``, for example under an output
+    directory's lock.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".flat.fits.0a1b2c3d.tmp").write_bytes(b"half")
+    >>> _ = (folder / "flat.fits").write_bytes(b"whole")
+    >>> [p.name for p in remove_temporaries(folder)], sorted(p.name for p in folder.iterdir())
+    (['.flat.fits.0a1b2c3d.tmp'], ['flat.fits'])
+    """
+    removed = []
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            if _TEMPORARY.fullmatch(name):
+                path = Path(dirpath) / name
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
 
 
 def _check_target(target: Path, *, overwrite: bool) -> None:

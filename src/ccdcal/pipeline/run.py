@@ -35,7 +35,14 @@ from ccdcal.pipeline.executors import Executor, ExecutorName, make_executor, sta
 from ccdcal.pipeline.model import MasterSpec
 from ccdcal.pipeline.plan import Plan
 from ccdcal.pipeline.results import RunResult
-from ccdcal.pipeline.state import STATE_DIR, FileIdentity, StateStore, file_identity, recipe_hash
+from ccdcal.pipeline.state import (
+    STATE_DIR,
+    FileIdentity,
+    StateStore,
+    file_identity,
+    out_dir_lock,
+    recipe_hash,
+)
 from ccdcal.pipeline.tasks import (
     MasterInput,
     MasterTask,
@@ -431,10 +438,40 @@ def run_plan(
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    PipelineError
+        No output directory, the output directory is a raw folder, or another
+        run is writing into it.
     """
+    out = _prepare_out_dir(plan, out_dir)
+    with out_dir_lock(out):  # one run at a time; clears what a killed run left
+        return _run_locked(
+            plan,
+            out,
+            executor=executor,
+            jobs=jobs,
+            progress=progress,
+            resume=resume,
+            library=library,
+            log_file=log_file,
+        )
+
+
+def _run_locked(
+    plan: Plan,
+    out: Path,
+    *,
+    executor: Executor | ExecutorName | None,
+    jobs: int | None,
+    progress: ProgressCallback | None,
+    resume: bool,
+    library: Any,
+    log_file: bool,
+) -> RunResult:
     from ccdcal.pipeline.library_bridge import BackgroundRecorder, NullRecorder, open_recorder
 
-    out = _prepare_out_dir(plan, out_dir)
     plan.save(out / STATE_DIR / "plan.json")
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()

@@ -15,6 +15,10 @@ is the same, the output file is unchanged and every raw input is unchanged
 (same size and time, or else the same SHA-256).  A run killed part-way leaves
 outputs without records; they are simply made again.
 
+A run holds the directory's lock (:func:`out_dir_lock`) from start to end:
+one run writes into an output directory at a time, and the run that holds it
+knows that a temporary file it finds was left by a killed run and removes it.
+
 :class:`FileIdentity` and :func:`file_identity` live in
 :mod:`ccdcal.io.identity` (so that the FITS writer can return an identity)
 and are re-exported here.
@@ -40,14 +44,23 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ccdcal.io.atomic import atomic_write_text, file_checksum
+from ccdcal.errors import PipelineError
+from ccdcal.io.atomic import atomic_write_text, file_checksum, remove_temporaries
 from ccdcal.io.identity import FileIdentity, file_identity
 
-__all__ = ["STATE_DIR", "FileIdentity", "StateStore", "file_identity", "recipe_hash"]
+__all__ = [
+    "STATE_DIR",
+    "FileIdentity",
+    "StateStore",
+    "file_identity",
+    "out_dir_lock",
+    "recipe_hash",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +76,71 @@ def recipe_hash(parts: Mapping[str, Any]) -> str:
     """
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+#: The lock file (inside the state folder) a run holds while it writes.
+LOCK_NAME = "lock"
+
+
+@contextlib.contextmanager
+def out_dir_lock(out_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the lock of ``out_dir`` while a run writes into it; clear a killed run's leftovers.
+
+    The lock is an advisory ``flock`` on ``OUT_DIR/.ccdcal/lock``; the
+    operating system releases it when its process ends, however it ends, so
+    a killed run never leaves a stale lock.  Once it holds the lock the run
+    removes what a killed run can leave behind: hidden temporary files of
+    half-written outputs and the spill folders of master tasks.  Where the
+    platform has no ``fcntl`` there is no lock and nothing is removed.
+
+    Raises
+    ------
+    PipelineError
+        Another process holds the lock: a run is writing into ``out_dir``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> with out_dir_lock(out):
+    ...     with out_dir_lock(out):  # doctest: +ELLIPSIS
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    ccdcal.errors.PipelineError: ... is being written by another ccdcal run (process ...
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    folder = Path(out_dir) / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    with open(path, "a+", encoding="ascii") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise PipelineError(
+                f"{str(out_dir)!r} is being written by another ccdcal run (process {holder}, "
+                f"lock {str(path)!r}); wait for it to finish or choose another output "
+                "directory"
+            ) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            for leftover in remove_temporaries(out_dir):
+                log.info("removed %s, left by an interrupted run", leftover)
+            shutil.rmtree(folder / "tmp", ignore_errors=True)
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class StateStore:
