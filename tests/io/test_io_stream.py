@@ -226,3 +226,18 @@ def test_write_file_without_identity_returns_none(tmp_path: Path) -> None:
     hdul = fits.HDUList([fits.PrimaryHDU(np.ones((3, 3), np.int32))])
     assert stream.write_file(hdul, tmp_path / "b.fits") is None
     assert fits.getdata(tmp_path / "b.fits").sum() == 9
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 5, 4096, 100_003])
+@pytest.mark.parametrize("dtype", ["<u4", ">u4", "u1", "<u2", ">u2", "<u8"])
+def test_the_word_sum_kernels_equal_the_plain_sum(size: int, dtype: str) -> None:
+    """``_sum_blocks`` (numba kernels for unsigned words, either byte order) is Python's sum."""
+    from ccdcal.io.checksum import _sum_blocks
+
+    kind = np.dtype(dtype)
+    top = min(np.iinfo(kind).max, 2**32 - 1)  # the values it is given are below 2**32
+    rng = np.random.default_rng(size)
+    values = rng.integers(top - 3, top, size, endpoint=True).astype(kind)  # near the top
+    values[: size // 2] = rng.integers(0, top, size // 2, endpoint=True)
+    assert _sum_blocks(values) == sum(int(v) for v in values)
+    assert _sum_blocks(values[::3]) == sum(int(v) for v in values[::3])  # not contiguous

@@ -14,7 +14,7 @@ from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, Variance
 from astropy.wcs import WCS
 
 from ccdcal.errors import FrameWriteError, OutputExistsError
-from ccdcal.io import read_ccd, stream, write_ccd
+from ccdcal.io import header_from_meta, read_ccd, stream, write_ccd
 from ccdcal.io.fits import write_ccd_with_identity
 from ccdcal.io.identity import file_identity
 from ccdcal.io.provenance import FILE_KEY, read_provenance, record_step
@@ -466,3 +466,37 @@ def test_a_file_name_that_is_not_ascii_is_explained(tmp_path: Path) -> None:
     with pytest.raises(FrameWriteError, match=r"file name 'Ωmega\.fits'.*CCDCFILE.*ASCII"):
         write_ccd(ccd, tmp_path / "Ωmega.fits")
     assert list(tmp_path.iterdir()) == []
+
+
+def _header_set_one_by_one(meta: dict[str, object]) -> fits.Header:
+    """What ``header_from_meta`` stands for: astropy's header, each card set in turn."""
+    header = fits.Header()
+    for key, value in meta.items():
+        if key.upper() in ("COMMENT", "HISTORY"):
+            getattr(header, f"add_{key.lower()}")(value)
+        elif key.upper() not in ("NAXIS", "BITPIX"):
+            name = key.upper()
+            if len(key) > 8 and not name.startswith("HIERARCH "):
+                name = f"HIERARCH {name}"
+            header[name] = value
+    return header
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {},
+        {"OBJECT": "M67", "EXPTIME": (60.0, "s"), "NAXIS": 2, "FLAG": True, "N": 3},
+        {"LONG": "x" * 200, "a_very_long_keyword": 1.5, "BITPIX": 16, "Z": (None, "undefined")},
+        {"OBJECT": "M67", "HISTORY": "made", "FILTER": "R"},  # commentary: set one by one
+        {"DATE": "2020", "HIERARCH DATE": "2021"},  # the same keyword twice
+    ],
+)
+def test_a_header_from_meta_holds_the_cards_set_one_by_one(meta: dict[str, object]) -> None:
+    assert header_from_meta(meta).tostring() == _header_set_one_by_one(meta).tostring()
+
+
+def test_an_unwritable_value_names_its_keyword_on_either_path() -> None:
+    for meta in ({"A": 1, "BAD": float("nan")}, {"HISTORY": "h", "BAD": float("nan")}):
+        with pytest.raises(FrameWriteError, match=r"header keyword 'BAD' with value nan"):
+            header_from_meta(meta)

@@ -22,7 +22,7 @@ from ccdcal import create_deviation, flat_correct, subtract_bias, subtract_dark
 from ccdcal.errors import IncompatibleFramesError, UnitMismatchError
 from ccdcal.io.fits import read_ccd, write_ccd
 from ccdcal.io.provenance import read_provenance
-from ccdcal.pipeline import RunResult
+from ccdcal.pipeline import RunResult, fused
 from ccdcal.pipeline.fused import calibrate_planes, master_planes
 from ccdcal.pipeline.model import FrameRef, ScienceSpec
 from ccdcal.pipeline.options import ReduceOptions
@@ -140,6 +140,59 @@ def test_fused_equals_the_steps(kinds: tuple[str, ...], k: float) -> None:
     for raw_dtype, correlated, extra in [(np.uint16, True, 0.0), (np.float32, False, 6.25)]:
         raw = _raw(rng, dtype=raw_dtype)
         _compare(raw, masters, k=k, extra=extra, correlated=correlated)
+
+
+@pytest.mark.filterwarnings("ignore:(invalid value|overflow) encountered:RuntimeWarning")
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (17, 33), (0, 4)])
+@pytest.mark.parametrize("raw_dtype", [np.uint16, np.int16, np.uint8, np.float32])
+def test_the_one_pass_kernel_equals_the_numpy_passes_bit_for_bit(
+    shape: tuple[int, int], raw_dtype: type
+) -> None:
+    """``_calibrate_kernel`` replaces the whole-array passes: the same bits, NaN and -0.0 too."""
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+
+    def master(level: float, spread: float, sigma: float) -> CCDData:
+        data = rng.normal(level, spread, shape).astype(np.float32)
+        unc = rng.uniform(0.0, 2 * sigma, shape).astype(np.float32)
+        return CCDData(data, unit="adu", uncertainty=StdDevUncertainty(unc))
+
+    bias, dark, flat = master(100.0, 30.0, 2.0), master(5.0, 8.0, 1.0), master(1.0, 0.3, 0.01)
+    special = np.array([0.0, -0.5, np.nan, np.inf, 1e-38, -0.0], dtype=np.float32)
+    for plane in (bias.data, dark.data, flat.data, flat.uncertainty.array):
+        plane.reshape(-1)[rng.random(plane.size) < 0.2] = rng.choice(special)
+    raw = rng.normal(100.0, 80.0, shape)
+    if np.dtype(raw_dtype).kind == "f":
+        raw.reshape(-1)[: min(raw.size, 5)] = [np.nan, -np.inf, -0.0, 3e38, 0.0][: raw.size]
+    else:
+        info = np.iinfo(raw_dtype)
+        raw = np.clip(raw, info.min, info.max)
+    raw = raw.astype(raw_dtype)
+    for correlated, k in itertools.product([False, True], [0.0, 0.5, 1.0, 2.75]):
+        planes = master_planes(bias, dark, flat, bias_in_dark=correlated)
+        assert fused._fits_the_kernel(raw, planes, np.dtype(np.float32))
+        terms = (k, 1.7, 9.0, 0.25)
+        data, sigma = fused._calibrate_in_one_pass(raw, planes, *terms)
+        want_data, want_sigma = fused._calibrate_in_passes(
+            raw, planes, np.dtype(np.float32), *terms
+        )
+        assert data.tobytes() == want_data.tobytes()
+        assert sigma.tobytes() == want_sigma.tobytes()
+
+
+def test_the_kernel_is_used_only_where_it_gives_the_passes_results() -> None:
+    rng = np.random.default_rng(5)
+    full = {"bias": _master(rng, 1000.0, 4.0, 2.0, holes=False), "flat": _flat(rng)}
+    full["dark"] = _master(rng, 25.0, 6.0, 3.0, holes=False)
+    planes = master_planes(full["bias"], full["dark"], full["flat"])
+    f32 = np.dtype(np.float32)
+    assert fused._fits_the_kernel(np.zeros(SHAPE, np.uint16), planes, f32)
+    assert not fused._fits_the_kernel(np.zeros(SHAPE, ">u2"), planes, f32)  # not native
+    assert not fused._fits_the_kernel(np.zeros(SHAPE, np.int32), planes, np.dtype(np.float64))
+    no_dark = master_planes(full["bias"], None, full["flat"])
+    assert not fused._fits_the_kernel(np.zeros(SHAPE, np.uint16), no_dark, f32)
+    full["flat"].uncertainty = None
+    no_flat_sigma = master_planes(full["bias"], full["dark"], full["flat"])
+    assert not fused._fits_the_kernel(np.zeros(SHAPE, np.uint16), no_flat_sigma, f32)
 
 
 def test_the_masters_are_left_as_they_were_and_the_planes_are_read_only() -> None:

@@ -132,10 +132,21 @@ def _card_key(key: str) -> str:
     return key
 
 
-def _add_card(header: fits.Header, key: str, value: Any) -> None:
-    comment = None
+def _unwritable(key: str, value: Any, exc: Exception) -> FrameWriteError:
+    return FrameWriteError(
+        f"header keyword {key!r} with value {value!r} cannot be written to FITS "
+        f"({exc}); remove or rename it in ccd.meta before writing"
+    )
+
+
+def _value_comment(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, tuple) and len(value) == 2:
-        value, comment = value
+        return value[0], value[1]
+    return value, None
+
+
+def _add_card(header: fits.Header, key: str, value: Any) -> None:
+    value, comment = _value_comment(value)
     commentary = _COMMENTARY.get(key.upper())
     if commentary is not None:
         items = value if isinstance(value, (list, tuple)) else [value]
@@ -146,10 +157,22 @@ def _add_card(header: fits.Header, key: str, value: Any) -> None:
     try:
         header[card_key] = (_fits_value(key, value), comment)
     except (ValueError, KeyError, TypeError) as exc:
-        raise FrameWriteError(
-            f"header keyword {key!r} with value {value!r} cannot be written to FITS "
-            f"({exc}); remove or rename it in ccd.meta before writing"
-        ) from exc
+        raise _unwritable(key, value, exc) from exc
+
+
+def _new_card(key: str, value: Any) -> fits.Card:
+    """The card ``header[key] = value`` appends to a header without ``key``."""
+    value, comment = _value_comment(value)
+    try:
+        return fits.Card(_card_key(key), _fits_value(key, value), comment)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _unwritable(key, value, exc) from exc
+
+
+def _all_plain_and_distinct(keys: list[str]) -> bool:
+    """No commentary card and no keyword twice: the cards then go in as they come."""
+    seen = {_card_key(key).removeprefix("HIERARCH ") for key in keys}
+    return len(seen) == len(keys) and not any(key.upper() in _COMMENTARY for key in keys)
 
 
 def _card_item(card: fits.Card) -> tuple[str, Any]:
@@ -177,18 +200,21 @@ def header_from_meta(meta: Mapping[str, Any] | fits.Header | None) -> fits.Heade
     >>> list(h.keys())
     ['EXPTIME', 'SUBTRACT_BIAS']
     """
-    header = fits.Header()
     if meta is None:
-        return header
+        return fits.Header()
     cards: Iterable[tuple[str, Any]]
     if isinstance(meta, fits.Header):
         cards = (_card_item(card) for card in meta.cards)
     else:
         cards = meta.items()
-    for key, value in cards:
-        if _STRUCTURAL.match(str(key).upper()):
-            continue
-        _add_card(header, str(key), value)
+    items = [(str(key), value) for key, value in cards if not _STRUCTURAL.match(str(key).upper())]
+    if _all_plain_and_distinct([key for key, _ in items]):
+        # one card each, in order: the header setting them one by one would hold
+        # the same cards, but looks each keyword up first
+        return fits.Header([_new_card(key, value) for key, value in items])
+    header = fits.Header()
+    for key, value in items:
+        _add_card(header, key, value)
     return header
 
 

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData
+from numba import njit
 
 from ccdcal.calibrate._frame import data_in, describe, mask_of, or_masks, sigma_in, unit_factor
 from ccdcal.dtypes import working_dtype
@@ -90,6 +91,8 @@ class MasterPlanes:
         ``F`` with its unusable pixels set to 1, and ``σ_F``.
     flat_bad : ndarray
         Flat (ravelled) indices of the unusable flat pixels.
+    flat_unusable : ndarray or None
+        The same pixels as a bool plane (with a flat).
     mask : ndarray or None
         The masters' masks and the unusable flat pixels, OR-ed.
 
@@ -111,6 +114,7 @@ class MasterPlanes:
     flat: np.ndarray | None = None
     flat_sigma: np.ndarray | None = None
     flat_bad: np.ndarray = field(default_factory=_no_index)
+    flat_unusable: np.ndarray | None = None
     mask: np.ndarray | None = None
 
 
@@ -151,8 +155,8 @@ def _planes_of(
 
 def _flat_planes(
     flat: CCDData, dtype: np.dtype
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """``F`` (unusable pixels set to 1), ``σ_F``, their indices and the flat's mask."""
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``F`` (unusable pixels set to 1), ``σ_F``, their indices and plane, and the flat's mask."""
     fhat = data_in(flat, dtype)
     with np.errstate(invalid="ignore"):
         bad = ~((fhat > 0) & (fhat < np.inf))  # NaN is bad too
@@ -164,7 +168,7 @@ def _flat_planes(
         fhat = fhat.copy()
         fhat.ravel()[index] = 1
     has_mask = index.size > 0 or flat.mask is not None
-    return fhat, sigma_in(flat, dtype), index, bad if has_mask else None
+    return fhat, sigma_in(flat, dtype), index, bad, bad if has_mask else None
 
 
 def master_planes(
@@ -211,7 +215,9 @@ def master_planes(
         correlated = True
     flat_bad, flat_mask = _no_index(), None
     if flat is not None:
-        planes["flat"], planes["flat_sigma"], flat_bad, flat_mask = _flat_planes(flat, dt)
+        planes["flat"], planes["flat_sigma"], flat_bad, planes["flat_unusable"], flat_mask = (
+            _flat_planes(flat, dt)
+        )
     masks = [mask_of(m) for m in (bias, dark) if m is not None]
     frozen = {name: _frozen(array) for name, array in planes.items()}
     return MasterPlanes(
@@ -304,6 +310,118 @@ def calibrate_planes(
             f"the frame has shape {raw.shape} but its masters {planes.shape}; use masters "
             "of the same section and binning"
         )
+    terms = (dark_scale, gain, read_noise, extra_variance)
+    if _fits_the_kernel(raw, planes, dt):
+        out, sigma = _calibrate_in_one_pass(raw, planes, *terms)
+    else:
+        out, sigma = _calibrate_in_passes(raw, planes, dt, *terms)
+    return out, sigma, _mask(raw.shape, mask, planes.mask)
+
+
+def _fits_the_kernel(raw: np.ndarray, planes: MasterPlanes, dt: np.dtype) -> bool:
+    """Whether :func:`_calibrate_kernel` applies: float32, every master and σ present.
+
+    The planes must be native float32 and the frame a native integer or
+    floating array that float32 holds exactly as numpy converts it.
+    """
+    if dt != np.float32 or not raw.dtype.isnative or raw.dtype.itemsize > 4:
+        return False
+    if raw.dtype.kind not in "uif" or planes.flat_unusable is None:
+        return False
+    return all(plane is not None and plane.dtype == np.float32 for plane in _kernel_planes(planes))
+
+
+def _kernel_planes(planes: MasterPlanes) -> tuple[np.ndarray | None, ...]:
+    """The float32 planes :func:`_calibrate_kernel` reads, in its order."""
+    return (
+        planes.bias,
+        planes.bias_variance,
+        planes.dark,
+        planes.dark_variance,
+        planes.flat,
+        planes.flat_sigma,
+    )
+
+
+def _calibrate_in_one_pass(
+    raw: np.ndarray,
+    planes: MasterPlanes,
+    dark_scale: float,
+    gain: float,
+    read_noise: float,
+    extra_variance: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Data and σ from :func:`_calibrate_kernel` (float32, every plane present)."""
+    f32 = np.float32
+    bias_factor = (1.0 - dark_scale) ** 2 if planes.bias_in_dark else 1.0
+    constant = (read_noise / gain) ** 2 + extra_variance
+    out = np.empty(raw.shape, dtype=f32)
+    sigma = np.empty(raw.shape, dtype=f32)
+    arrays = (raw, *_kernel_planes(planes), planes.flat_unusable)
+    raw_1d, bias, bias_var, dark, dark_var, flat, flat_sigma, unusable = (
+        np.ascontiguousarray(array).reshape(-1) for array in arrays
+    )
+    _calibrate_kernel(
+        raw_1d, bias, bias_var, dark, dark_var, flat, flat_sigma, unusable,
+        f32(1.0 / gain), f32(bias_factor), f32(dark_scale**2), f32(constant), f32(dark_scale),
+        out.reshape(-1), sigma.reshape(-1),
+    )  # fmt: skip
+    return out, sigma
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _calibrate_kernel(
+    raw: np.ndarray,
+    bias: np.ndarray,
+    bias_var: np.ndarray,
+    dark: np.ndarray,
+    dark_var: np.ndarray,
+    flat: np.ndarray,
+    flat_sigma: np.ndarray,
+    unusable: np.ndarray,
+    inv_gain: np.float32,
+    bias_factor: np.float32,
+    dark_factor: np.float32,
+    constant: np.float32,
+    scale: np.float32,
+    out: np.ndarray,
+    sigma: np.ndarray,
+) -> None:
+    """The float32 operations of :func:`_calibrate_in_passes`, in its order, pixel by pixel.
+
+    Each operation is the same IEEE float32 operation as the numpy pass it
+    replaces (no fused multiply-add: numba's default keeps them apart), so
+    the results are bit for bit those of the passes.  ``np.maximum(v, 0)``
+    keeps NaN (and ``-0.0``); a non-finite flat term counts 0 only where the
+    flat is unusable.
+    """
+    zero = np.float32(0.0)
+    for i in range(raw.size):
+        signal = np.float32(raw[i]) - bias[i]
+        var = signal * inv_gain
+        var = var if (var >= zero or var != var) else zero
+        var = var + bias_var[i] * bias_factor
+        var = var + dark_var[i] * dark_factor
+        var = var + constant
+        data = (signal - dark[i] * scale) / flat[i]
+        term = data * flat_sigma[i]
+        finite = term - term == zero
+        term = term if (finite or not unusable[i]) else zero
+        var = var + term * term
+        out[i] = data
+        sigma[i] = np.sqrt(var) / flat[i]
+
+
+def _calibrate_in_passes(
+    raw: np.ndarray,
+    planes: MasterPlanes,
+    dt: np.dtype,
+    dark_scale: float,
+    gain: float,
+    read_noise: float,
+    extra_variance: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Data and σ in whole-array numpy passes (any dtype, any plane missing)."""
     if planes.bias is not None:
         signal = np.subtract(raw, planes.bias, dtype=dt)
     else:
@@ -325,7 +443,7 @@ def calibrate_planes(
     sigma = np.sqrt(var, out=var)
     if planes.flat is not None:
         sigma /= planes.flat
-    return out, sigma, _mask(raw.shape, mask, planes.mask)
+    return out, sigma
 
 
 def _mask(shape: tuple[int, ...], own: np.ndarray | None, masters: np.ndarray | None) -> np.ndarray:
