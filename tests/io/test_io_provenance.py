@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData
 
-from ccdcal.io import provenance
+from ccdcal.io import provenance, write_ccd
 from ccdcal.io.provenance import array_checksum, read_provenance, record_step
 from ccdcal.options import set_options
 
@@ -65,3 +66,16 @@ def test_record_step_respects_add_keyword_and_auto_logging() -> None:
     record_step(ccd, "subtract_bias", call_args={}, params={}, add_keyword={"MYKEY": 3})
     assert ccd.meta["MYKEY"] == 3
     assert [r["step"] for r in read_provenance(ccd.meta)] == ["subtract_bias"]
+
+
+def test_a_record_with_a_quote_before_a_slash_survives_the_file(tmp_path: Path) -> None:
+    # astropy cuts a long (CONTINUE) string at "'/" when it reads the card back;
+    # a path such as /data/O'/night is written so that the record survives
+    ccd = CCDData(np.zeros((2, 2), np.float32), unit="adu")
+    path = "/data/O'/" + "night/" * 20 + "r0001.fits"
+    record_step(ccd, "subtract_bias", call_args={}, params={"raw": path})
+    out = tmp_path / "p.fits"
+    write_ccd(ccd, out)
+    with fits.open(out) as hdul:
+        (record,) = read_provenance(hdul[0].header)
+    assert record["params"]["raw"] == path

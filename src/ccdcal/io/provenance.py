@@ -267,7 +267,23 @@ def record_step(
             role: frame_identity(frame) for role, frame in calibrations.items() if frame is not None
         }
     key = _next_prov_key(ccd.meta)
-    _set(ccd.meta, key, json.dumps(record, separators=(",", ":"), sort_keys=True))
+    _set(ccd.meta, key, _card_json(record))
+
+
+def _card_json(record: Mapping[str, Any]) -> str:
+    r"""``record`` as compact JSON that survives a long FITS string card.
+
+    astropy (8.0) cuts a string continued over CONTINUE cards at a quote
+    followed by a slash (``'/``) when it reads it back, so that pair is
+    written ``'\/``: the same JSON (``\/`` is an escaped ``/``).
+
+    >>> print(_card_json({"path": "/data/O'/x"}))
+    {"path":"/data/O'\/x"}
+    >>> json.loads(_card_json({"path": "/data/O'/x"}))["path"]
+    "/data/O'/x"
+    """
+    text = json.dumps(record, separators=(",", ":"), sort_keys=True)
+    return text.replace("'/", "'\\/")
 
 
 def read_provenance(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
