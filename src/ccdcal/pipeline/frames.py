@@ -16,12 +16,21 @@ from __future__ import annotations
 import numpy as np
 from astropy.nddata import CCDData
 from astropy.stats import mad_std
+from numba import njit
 from numpy.typing import DTypeLike
 
 from ccdcal.io.fits import read_ccd
 from ccdcal.pipeline.model import FrameRef
 
-__all__ = ["load_raw", "overscan_sigma", "prepare_raw", "raw_level", "read_raw", "saturation_level"]
+__all__ = [
+    "load_raw",
+    "overscan_sigma",
+    "prepare_raw",
+    "raw_level",
+    "read_raw",
+    "saturation_level",
+    "subtract_masters",
+]
 
 
 def read_raw(frame: FrameRef, *, dtype: DTypeLike | None = None) -> CCDData:
@@ -132,3 +141,107 @@ def saturation_level(frame: FrameRef, raw: CCDData) -> float | None:
     if dtype.kind in "ui":
         return float(np.iinfo(dtype).max)
     return None
+
+
+def subtract_masters(
+    raw: np.ndarray,
+    bias: np.ndarray,
+    dark: np.ndarray | None = None,
+    *,
+    dark_factor: float = 0.0,
+    saturation: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """``raw - bias - dark_factor * dark`` in float32, and how many raw values reach ``saturation``.
+
+    The same float32 operations, in the same order, as
+    ``np.subtract(raw, bias, dtype=np.float32) - np.float32(dark_factor) * dark``
+    with ``np.count_nonzero(raw >= saturation)`` (0 without ``saturation``);
+    for a uint16 or float32 frame with float32 masters, all C-contiguous, in
+    one pass (:func:`_subtract_scaled_kernel`), without temporary arrays.
+
+    Parameters
+    ----------
+    raw : ndarray
+        The frame (integers or floats).
+    bias, dark : ndarray
+        Master bias and (optionally) master dark, of ``raw``'s shape.
+    dark_factor : float
+        Scale of the dark (the frame's exposure over the dark's).
+    saturation : float, optional
+        Level at or above which a raw value counts as saturated.
+
+    Returns
+    -------
+    data : ndarray
+        float32, a new array.
+    n_saturated : int
+
+    Examples
+    --------
+    >>> raw = np.array([[100, 65535]], dtype=np.uint16)
+    >>> bias = np.full((1, 2), 10.0, dtype=np.float32)
+    >>> dark = np.full((1, 2), 4.0, dtype=np.float32)
+    >>> data, n = subtract_masters(raw, bias, dark, dark_factor=0.5, saturation=65535.0)
+    >>> data.tolist(), n
+    ([[88.0, 65523.0]], 1)
+    """
+    raw, bias = np.asarray(raw), np.asarray(bias)
+    if _fits_kernel(raw, bias, dark):
+        assert dark is not None  # for mypy: _fits_kernel checked it
+        out = np.empty(raw.shape, dtype=np.float32)
+        # a float32 frame is compared in float32, an integer one in float64 (as numpy does)
+        threshold = np.inf if saturation is None else saturation
+        limit = np.float32(threshold) if raw.dtype == np.float32 else np.float64(threshold)
+        n = _subtract_scaled_kernel(
+            raw.reshape(-1),
+            bias.reshape(-1),
+            dark.reshape(-1),
+            np.float32(dark_factor),
+            limit,
+            out.reshape(-1),
+        )
+        return out, 0 if saturation is None else int(n)
+    n = 0 if saturation is None else int(np.count_nonzero(raw >= saturation))
+    data = np.subtract(raw, bias, dtype=np.float32)
+    if dark is not None:
+        data -= np.multiply(dark, np.float32(dark_factor), dtype=np.float32)
+    return data, n
+
+
+def _fits_kernel(raw: np.ndarray, bias: np.ndarray, dark: np.ndarray | None) -> bool:
+    """Whether :func:`_subtract_scaled_kernel` has a compiled version for these arrays."""
+    if dark is None or raw.dtype not in (np.uint16, np.float32):
+        return False
+    arrays = (raw, bias, np.asarray(dark))
+    return all(a.shape == raw.shape and a.flags.c_contiguous for a in arrays) and all(
+        a.dtype == np.float32 and a.dtype.isnative for a in arrays[1:]
+    )
+
+
+@njit(
+    [
+        "int64(uint16[::1], float32[::1], float32[::1], float32, float64, float32[::1])",
+        "int64(float32[::1], float32[::1], float32[::1], float32, float32, float32[::1])",
+    ],
+    cache=True,
+    nogil=True,
+)
+def _subtract_scaled_kernel(
+    raw: np.ndarray,
+    bias: np.ndarray,
+    dark: np.ndarray,
+    factor: np.float32,
+    limit: np.float32 | np.float64,
+    out: np.ndarray,
+) -> int:  # pragma: no cover - jit
+    """``out = (raw - bias) - dark * factor`` (float32, rounded at each step); raw values >= limit.
+
+    Compiled when this module is imported (the signatures are given), so
+    that a forked worker finds it loaded.
+    """
+    n = 0
+    for i in range(raw.size):
+        value = raw[i]
+        n += value >= limit
+        out[i] = (np.float32(value) - bias[i]) - dark[i] * factor
+    return n

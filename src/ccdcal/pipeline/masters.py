@@ -46,7 +46,6 @@ from typing import Any
 import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData, StdDevUncertainty
-from astropy.stats import mad_std
 
 from ccdcal.errors import InvalidParameterError
 from ccdcal.io.fits import read_ccd, write_ccd, write_ccd_with_identity
@@ -58,6 +57,7 @@ from ccdcal.pipeline.frames import (
     raw_level,
     read_raw,
     saturation_level,
+    subtract_masters,
 )
 from ccdcal.pipeline.model import FrameRef, MasterSpec
 from ccdcal.pipeline.noise import ClipNoise, bias_sigma, dark_sigma, flat_sigma, kept_counts
@@ -72,6 +72,8 @@ log = logging.getLogger(__name__)
 _KIND_NAMES = {"bias": "Master Bias", "dark": "Master Dark", "flat": "Master Flat"}
 #: Keywords cameras use for the frame type (pt5m writes TYPE, MaxIm DL IMAGETYP...).
 _TYPE_KEYS = ("IMAGETYP", "TYPE", "OBSTYPE", "IMGTYPE", "FRAMETYP", "FRAME")
+#: astropy's ``mad_std`` factor, 1 / Φ⁻¹(3/4).
+_MAD_TO_SIGMA = 1.482602218505602
 
 
 def master_header(spec: MasterSpec, *, n_inputs: int) -> dict[str, Any]:
@@ -194,10 +196,12 @@ def _identities(
 
 
 def _as_float32(ccd: CCDData) -> CCDData:
+    """``ccd`` with float32 planes; arrays already in float32 are shared, not copied."""
     data = np.asarray(ccd.data, dtype=np.float32)
     unc = None
     if ccd.uncertainty is not None:
-        unc = StdDevUncertainty(np.asarray(ccd.uncertainty.array, dtype=np.float32))
+        sigma = np.asarray(ccd.uncertainty.array, dtype=np.float32)
+        unc = StdDevUncertainty(sigma, copy=False)
     mask = None if ccd.mask is None else np.asarray(ccd.mask, dtype=bool)
     return CCDData(data, unit=ccd.unit, meta=ccd.meta, uncertainty=unc, mask=mask)
 
@@ -287,20 +291,41 @@ def _clip_params(task: MasterTask, spec: MasterSpec) -> dict[str, Any]:
 
 def _quality(master: CCDData) -> dict[str, Any]:
     """Level, robust spread (on every 4th pixel of every 4th row) and masked fraction."""
-    mask = np.zeros(master.shape, bool) if master.mask is None else np.asarray(master.mask)
     data = np.asarray(master.data)[::4, ::4]
-    good = data[~mask[::4, ::4] & np.isfinite(data)].astype(np.float64)
-    if good.size == 0:
-        return {"median": None, "masked_fraction": float(np.mean(mask))}
-    return {
-        "median": float(np.median(good)),
-        "robust_std": float(mad_std(good)),
-        "masked_fraction": float(np.mean(mask)),
-    }
+    good = np.isfinite(data)
+    if master.mask is None:
+        masked_fraction = 0.0
+    else:
+        mask = np.asarray(master.mask, dtype=bool)
+        masked_fraction = np.count_nonzero(mask) / mask.size  # = np.mean(mask), exactly
+        good &= ~mask[::4, ::4]
+    values = data[good].astype(np.float64)
+    if values.size == 0:
+        return {"median": None, "masked_fraction": masked_fraction}
+    median, robust_std = _median_and_mad_std(values)
+    return {"median": median, "robust_std": robust_std, "masked_fraction": masked_fraction}
 
 
-def _load_master(use: Any) -> CCDData:
-    return read_ccd(use.path)
+def _median_and_mad_std(values: np.ndarray) -> tuple[float, float]:
+    """``np.median(values)`` and astropy's ``mad_std(values)``, with one median less.
+
+    ``mad_std`` takes the median again before the median of the absolute
+    deviations; both medians are taken here in place (``values``, float64, is
+    overwritten), which reorders the values but not their medians.
+    """
+    median = np.median(values, overwrite_input=True)
+    np.abs(np.subtract(values, median, out=values), out=values)
+    mad = np.median(values, overwrite_input=True)
+    return float(median), float(mad * _MAD_TO_SIGMA)
+
+
+def _load_master(use: Any, *, memmap: bool = False) -> CCDData:
+    """The master ``use`` names; with ``memmap`` its data and σ are mapped from the file.
+
+    Mapped planes stay in FITS (big-endian) byte order: numpy's ufuncs read
+    them as they go, without a converted copy in fresh memory.
+    """
+    return read_ccd(use.path, memmap=memmap)
 
 
 # ----------------------------------------------------------------------------- bias
@@ -320,16 +345,31 @@ def _read_noise_estimate(frames: Sequence[FrameRef]) -> float | None:
     """
     if len(frames) < 2:
         return None
-    a = load_raw(frames[0]).data[::2, ::2].astype(np.float64)
-    b = load_raw(frames[1]).data[::2, ::2].astype(np.float64)
-    diff = (a - b)[np.isfinite(a) & np.isfinite(b)]
+    diff = _quarter_difference(frames[0], frames[1])
     if diff.size < 2:
         return None
-    sample = diff[:: max(1, min(16, diff.size // 1000))]
-    spread = float(mad_std(sample))  # mad_std takes its own median out
-    diff -= np.median(sample)
-    core = diff[np.abs(diff) <= 5.0 * max(spread, 1.0)]
+    sample = diff[:: max(1, min(16, diff.size // 1000))].copy()
+    centre, spread = _median_and_mad_std(sample)
+    diff -= centre
+    limit = 5.0 * max(spread, 1.0)
+    inside = np.greater_equal(diff, -limit)  # |d| <= limit, without an array of |d|
+    inside &= diff <= limit
+    core = diff if inside.all() else diff[inside]  # the same values, in the same order
     return float(np.std(core) / np.sqrt(2.0))
+
+
+def _quarter_difference(first: FrameRef, second: FrameRef) -> np.ndarray:
+    """Float64 differences of every 2nd pixel of every 2nd row of two frames (finite ones), 1-D.
+
+    Integer frames are subtracted straight into float64 (exact, and every
+    value is finite); float frames keep only pixels finite in both.
+    """
+    a = load_raw(first).data[::2, ::2]
+    b = load_raw(second).data[::2, ::2]
+    diff = np.subtract(a, b, dtype=np.float64).ravel()
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        diff = diff[(np.isfinite(a) & np.isfinite(b)).ravel()]
+    return diff
 
 
 def _noise(task: MasterTask, estimate: float | None = None) -> tuple[float, float, list[str]]:
@@ -352,15 +392,34 @@ def _noise(task: MasterTask, estimate: float | None = None) -> tuple[float, floa
 
 
 def _with_sigma(ccd: CCDData, sigma: np.ndarray) -> CCDData:
-    """``ccd`` with the given standard deviation (NaN where the data are NaN)."""
-    sigma = np.where(np.isfinite(ccd.data), sigma, np.nan).astype(np.float32)
+    """``ccd`` with the standard deviation ``sigma``, set to NaN where the data are not finite.
+
+    ``sigma`` becomes the result's: a float32 array is changed in place.
+    """
+    sigma = np.asarray(sigma, dtype=np.float32)
+    np.copyto(sigma, np.float32(np.nan), where=~np.isfinite(ccd.data))
     out = CCDData(ccd.data, unit=ccd.unit, meta=ccd.meta, mask=ccd.mask)
-    out.uncertainty = StdDevUncertainty(sigma)
+    out.uncertainty = StdDevUncertainty(sigma, copy=False)
     return out
 
 
 def _kept(frames_used: int, combined: CCDData) -> np.ndarray:
-    return kept_counts(frames_used, getattr(combined, "flags", None), combined.shape)
+    """Values kept per pixel (float32), in the buffer of the combination's own σ if it has one.
+
+    That σ (the scatter of the values) is replaced by the noise model's,
+    which the callers then compute in the same buffer: no fresh memory.
+    """
+    out = None
+    if combined.uncertainty is not None:
+        array = combined.uncertainty.array
+        if (
+            isinstance(array, np.ndarray)
+            and array.dtype == np.float32
+            and array.shape == combined.shape
+            and array.flags.writeable
+        ):
+            out = array
+    return kept_counts(frames_used, getattr(combined, "flags", None), combined.shape, out=out)
 
 
 def _needs_preparation(frames: Sequence[FrameRef]) -> bool:
@@ -415,7 +474,7 @@ def _combine_raw(
         inputs: list[Any] = [f.path for f in frames]
     else:
         inputs = []
-        bare = _strip_uncertainty(bias) if bias is not None else None
+        bare = _native_float32(_strip_uncertainty(bias)) if bias is not None else None
         for f in frames:
             raw = read_raw(f, dtype=np.float32)
             overscan_var += overscan_sigma(f, raw) ** 2 / len(frames)
@@ -444,12 +503,46 @@ def _combine_raw(
         # photon term above the bias level) moves with an offset common to every input, so
         # combining raw darks and subtracting the bias once equals combining
         # bias-subtracted darks
-        flags = getattr(combined, "flags", None)
-        combined = subtract_bias(
-            _strip_uncertainty(combined), _strip_uncertainty(bias), add_keyword=False
-        )
-        combined.flags = flags
+        combined = _subtract_master_bias(combined, bias)
     return combined, overscan_var
+
+
+def _subtract_master_bias(combined: CCDData, bias: CCDData) -> CCDData:
+    """The combination minus the master bias: data and masks, rejection map kept.
+
+    ``subtract_bias`` without σ.  When the units and shapes agree the
+    combination's data (float32, ours) are changed in place, and its σ (the
+    scatter of the values, which the noise model's replaces) is passed on
+    as a buffer for :func:`_kept`.
+    """
+    from ccdcal.calibrate import subtract_bias
+
+    flags = getattr(combined, "flags", None)
+    data = np.asarray(combined.data)
+    if (
+        combined.unit == bias.unit
+        and data.shape == bias.shape
+        and data.dtype == np.float32
+        and data.flags.writeable
+    ):
+        np.subtract(data, bias.data, out=data, dtype=np.float32)
+        mask = _or_masks(combined.mask, bias.mask)
+        result = CCDData(
+            data,
+            unit=combined.unit,
+            meta=combined.meta,
+            mask=mask,
+            wcs=combined.wcs,
+            uncertainty=combined.uncertainty,
+        )
+    else:
+        result = subtract_bias(
+            _strip_uncertainty(combined),
+            _native_float32(_strip_uncertainty(bias)),
+            add_keyword=False,
+        )
+    result.flags = flags
+    return result
 
 
 def _build_bias(task: MasterTask) -> TaskResult:
@@ -461,13 +554,14 @@ def _build_bias(task: MasterTask) -> TaskResult:
         task, task.options.bias_combine, gain=gain, read_noise=clip_rn
     )
     kept = _kept(len(task.frames), combined)
-    sigma = bias_sigma(kept, read_noise=_with_overscan_noise(rn, overscan_var))
+    rejected_fraction = float(1.0 - np.mean(kept) / len(task.frames))
+    sigma = bias_sigma(kept, read_noise=_with_overscan_noise(rn, overscan_var), out=kept)
     master = _with_sigma(combined, sigma)
     quality = {
         "read_noise_adu": estimate if estimate is not None else rn,
         "read_noise_header_adu": rn,
         "n_inputs": len(task.frames),
-        "rejected_fraction": float(1.0 - np.mean(kept) / len(task.frames)),
+        "rejected_fraction": rejected_fraction,
     }
     return _finish(task, master, quality, notes)
 
@@ -491,7 +585,7 @@ def _dark_clip_read_noise(task: MasterTask, header_rn: float) -> float | None:
 
 
 def _build_dark(task: MasterTask) -> TaskResult:
-    bias = _load_master(task.uses["bias"])
+    bias = _load_master(task.uses["bias"], memmap=True)
     gain, rn, notes = _noise(task)
     combined, overscan_var = _combine_raw(
         task,
@@ -501,24 +595,29 @@ def _build_dark(task: MasterTask) -> TaskResult:
         read_noise=_dark_clip_read_noise(task, rn),
     )
     kept = _kept(len(task.frames), combined)
+    rejected_fraction = float(1.0 - np.mean(kept) / len(task.frames))
     bias_sig = _sigma_of(bias)
     rn = _with_overscan_noise(rn, overscan_var)
-    sigma = dark_sigma(combined.data, kept, gain=gain, read_noise=rn, bias_sigma=bias_sig)
+    sigma = dark_sigma(combined.data, kept, gain=gain, read_noise=rn, bias_sigma=bias_sig, out=kept)
     master = _with_sigma(combined, sigma)
     master.meta["EXPTIME"] = float(task.spec.exptime or 0.0)
     quality = {
         "n_inputs": len(task.frames),
         "exptime": task.spec.exptime,
-        "rejected_fraction": float(1.0 - np.mean(kept) / len(task.frames)),
+        "rejected_fraction": rejected_fraction,
     }
     return _finish(task, master, quality, notes)
 
 
 def _sigma_of(ccd: CCDData) -> np.ndarray:
-    """The master's σ (NaN only where its data are NaN, which are masked anyway)."""
+    """The master's σ (NaN only where its data are NaN, which are masked anyway).
+
+    Returned as stored (a mapped plane stays mapped): the noise functions
+    read it as float32.
+    """
     if ccd.uncertainty is None:
         return np.zeros(ccd.shape, dtype=np.float32)
-    return np.asarray(ccd.uncertainty.array, dtype=np.float32)
+    return np.asarray(ccd.uncertainty.array)
 
 
 def _strip_uncertainty(ccd: CCDData) -> CCDData:
@@ -528,20 +627,24 @@ def _strip_uncertainty(ccd: CCDData) -> CCDData:
 # ----------------------------------------------------------------------------- flat
 
 
-def _flat_check_raw(frame: FrameRef, raw: CCDData, task: MasterTask) -> str | None:
-    """Reason to reject a flat from its raw level (saturation), or None."""
-    opts = task.options
-    sat = saturation_level(frame, raw)
+def _flat_level_reason(raw: CCDData, sat: float | None, task: MasterTask) -> str | None:
+    """Reason to reject a flat whose raw median is too near saturation, or None."""
     if sat is None:
         return None
-    data = np.asarray(raw.data)
-    level = raw_level(data)
+    opts = task.options
+    level = raw_level(np.asarray(raw.data))
     if level > opts.flat_max_saturation_fraction * sat:
         return (
             f"saturated: median {level:.0f} ADU is above "
             f"{opts.flat_max_saturation_fraction:g} x the saturation level {sat:.0f} ADU"
         )
-    frac = float(np.count_nonzero(data >= sat)) / data.size
+    return None
+
+
+def _flat_saturated_reason(n_saturated: int, size: int, sat: float, task: MasterTask) -> str | None:
+    """Reason to reject a flat with too many raw values at saturation, or None."""
+    opts = task.options
+    frac = float(n_saturated) / size
     if frac > opts.flat_max_saturated_pixels:
         return (
             f"saturated: {100 * frac:.2f}% of the pixels are at or above {sat:.0f} ADU "
@@ -557,34 +660,47 @@ def _prepare_flat(
     dark: CCDData | None,
     *,
     masters_mask: np.ndarray | None = None,
-    scratch: np.ndarray | None = None,
 ) -> tuple[CCDData | None, float, str | None, float]:
     """(bias- and scaled-dark-subtracted flat, its median, reason to reject, overscan variance).
 
     Plain float32 arithmetic: the flat's own uncertainty is not needed (the
     master's comes from the noise model) and nothing is logged per flat.
     ``masters_mask`` is the bias's and dark's masks OR-ed (made once per
-    master flat, see :func:`_masters_mask`); ``scratch`` a float32 array of
-    the frame's shape reused for the scaled dark.  The raw frame is converted
-    and bias-subtracted in one pass, into a new array.
+    master flat, see :func:`_masters_mask`).  The saturation checks look at
+    the values the camera wrote: first the median, then the count of
+    saturated values, which a frame used as it was read (no overscan, no
+    trim) gets from the pass that subtracts the masters
+    (:func:`~ccdcal.pipeline.frames.subtract_masters`).
     """
     raw = read_raw(frame)
-    reason = _flat_check_raw(frame, raw, task)  # on the values the camera wrote
+    sat = saturation_level(frame, raw)
+    reason = _flat_level_reason(raw, sat, task)
     if reason:
         return None, float("nan"), reason, 0.0
+    as_read = not (frame.overscan or frame.trim) and raw.shape == bias.shape
+    if sat is not None and not as_read:
+        data = np.asarray(raw.data)
+        reason = _flat_saturated_reason(int(np.count_nonzero(data >= sat)), data.size, sat, task)
+        if reason:
+            return None, float("nan"), reason, 0.0
     overscan_var = overscan_sigma(frame, raw) ** 2
     raw = prepare_raw(frame, raw)
     if raw.shape != bias.shape:
         raise ValueError(f"{frame.path}: shape {raw.shape} is not the master bias's {bias.shape}")
-    data = np.subtract(raw.data, np.asarray(bias.data, dtype=np.float32), dtype=np.float32)
+    factor = 0.0 if dark is None else float(frame.exptime or 0.0) / float(dark.meta["EXPTIME"])
+    data, n_saturated = subtract_masters(
+        raw.data,
+        np.asarray(bias.data, dtype=np.float32),
+        None if dark is None else np.asarray(dark.data, dtype=np.float32),
+        dark_factor=factor,
+        saturation=sat if as_read else None,
+    )
+    if sat is not None and as_read:
+        reason = _flat_saturated_reason(n_saturated, data.size, sat, task)
+        if reason:
+            return None, float("nan"), reason, 0.0
     if masters_mask is None:
         masters_mask = _masters_mask(bias, dark)
-    if dark is not None:
-        factor = np.float32(float(frame.exptime or 0.0) / float(dark.meta["EXPTIME"]))
-        dark_data = np.asarray(dark.data, dtype=np.float32)
-        if scratch is None or scratch.shape != data.shape:
-            scratch = np.empty_like(data)
-        data -= np.multiply(dark_data, factor, out=scratch)
     mask = _or_masks(raw.mask, masters_mask)
     level = raw_level(data, mask=mask)
     if not np.isfinite(level) or level < task.options.flat_min_level:
@@ -628,33 +744,45 @@ def _spill(frames: list[CCDData], task: MasterTask) -> list[str] | list[CCDData]
     return paths
 
 
-def _build_flat(task: MasterTask) -> TaskResult:
-    bias = _load_master(task.uses["bias"])
-    dark = _load_master(task.uses["dark"]) if "dark" in task.uses else None
-    # each flat is prepared without uncertainties (the model gives the master's)
-    bare_bias = _strip_uncertainty(bias)
-    bare_dark = _strip_uncertainty(dark) if dark is not None else None
+@dataclasses.dataclass
+class _FlatInputs:
+    """What :func:`_combine_flats` learnt about the flats on the way."""
+
+    levels: list[float] = dataclasses.field(default_factory=list)
+    used: list[FrameRef] = dataclasses.field(default_factory=list)
+    rejected: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    overscan_vars: list[float] = dataclasses.field(default_factory=list)
+
+
+def _combine_flats(
+    task: MasterTask, bias: CCDData, dark: CCDData | None
+) -> tuple[CCDData, _FlatInputs]:
+    """Prepare the task's flats, combine those kept (each scaled by 1/its level).
+
+    The prepared frames are released on return, before the master's
+    uncertainty and normalisation need memory of their own.
+    """
+    # each flat is prepared without uncertainties (the model gives the master's), from the
+    # masters' data converted once to native float32 (they may be mapped from their files)
+    bare_bias = _native_float32(_strip_uncertainty(bias))
+    bare_dark = _native_float32(_strip_uncertainty(dark)) if dark is not None else None
+    info = _FlatInputs()
     kept: list[CCDData] = []
-    levels: list[float] = []
-    used: list[FrameRef] = []
-    rejected: list[tuple[str, str]] = []
-    overscan_vars: list[float] = []
     masters_mask = _masters_mask(bare_bias, bare_dark)
-    scratch = np.empty(bias.shape, dtype=np.float32) if dark is not None else None
     for frame in task.frames:
         ccd, level, reason, overscan_var = _prepare_flat(
-            frame, task, bare_bias, bare_dark, masters_mask=masters_mask, scratch=scratch
+            frame, task, bare_bias, bare_dark, masters_mask=masters_mask
         )
         if ccd is None:
-            rejected.append((frame.path, reason or "rejected"))
+            info.rejected.append((frame.path, reason or "rejected"))
             log.info("flat %s rejected: %s", frame.path, reason)
             continue
-        overscan_vars.append(overscan_var)
+        info.overscan_vars.append(overscan_var)
         kept.append(ccd)
-        levels.append(level)
-        used.append(frame)
+        info.levels.append(level)
+        info.used.append(frame)
     if not kept:
-        reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in rejected)
+        reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in info.rejected)
         raise ValueError(f"every flat of {task.key} was rejected ({reasons})")
     inputs = _spill(kept, task)
     try:
@@ -662,29 +790,50 @@ def _build_flat(task: MasterTask) -> TaskResult:
             inputs,
             task.options.flat_combine,
             mem_limit=task.options.mem_limit,
-            scale=[1.0 / lv for lv in levels],
+            scale=[1.0 / lv for lv in info.levels],
             threads=task.threads,
             rejection_map=True,
         )
     finally:
         if task.tmp_dir and Path(task.tmp_dir).exists():
             shutil.rmtree(task.tmp_dir, ignore_errors=True)
+    return combined, info
+
+
+def _native_float32(ccd: CCDData) -> CCDData:
+    """``ccd`` with its data as native float32 (a frame mapped from a file is converted)."""
+    data = np.asarray(ccd.data)
+    if data.dtype == np.float32 and data.dtype.isnative:
+        return ccd
+    return CCDData(data.astype(np.float32), unit=ccd.unit, meta=ccd.meta, mask=ccd.mask)
+
+
+def _build_flat(task: MasterTask) -> TaskResult:
+    # mapped: the masters' σ are read once, by flat_sigma, straight from the files
+    bias = _load_master(task.uses["bias"], memmap=True)
+    dark = _load_master(task.uses["dark"], memmap=True) if "dark" in task.uses else None
+    combined, info = _combine_flats(task, bias, dark)
+    levels, used, rejected = info.levels, info.used, info.rejected
+    overscan_vars = info.overscan_vars
     gain, rn, notes = _noise(task)
     dark_t = float(dark.meta["EXPTIME"]) if dark is not None else 1.0
+    kept = _kept(len(used), combined)
     sigma = flat_sigma(
         combined.data,
-        _kept(len(used), combined),
+        kept,
         levels=levels,
         dark_scales=[float(f.exptime or 0.0) / dark_t for f in used],
         gain=gain,
         read_noise=_with_overscan_noise(rn, float(np.mean(overscan_vars))),
         bias_sigma=_sigma_of(bias),
         dark_sigma=_sigma_of(dark) if dark is not None else None,
+        out=kept,
     )
-    master = normalise_flat(
+    master = _normalise(
         _with_sigma(combined, sigma),
         floor=task.options.flat_floor,
         how=task.options.flat_normalisation,
+        overwrite=True,  # the combination is ours
     )
     quality = {
         "n_inputs": len(used),
@@ -712,24 +861,45 @@ def normalise_flat(flat: CCDData, *, floor: float, how: str = "mean") -> CCDData
     >>> normalise_flat(f, floor=0.5).mask.tolist()
     [[True, False], [False, False]]
     """
+    return _normalise(flat, floor=floor, how=how, overwrite=False)
+
+
+def _normalise(flat: CCDData, *, floor: float, how: str, overwrite: bool) -> CCDData:
+    """:func:`normalise_flat`; with ``overwrite`` the flat's float32 planes and header are reused.
+
+    ``overwrite`` is for the pipeline's own intermediate flats: their data
+    and σ are divided in place and their header gets the CCDCNORM card.
+    """
     data = np.asarray(flat.data, dtype=np.float32)
     mask = np.zeros(data.shape, dtype=bool) if flat.mask is None else np.asarray(flat.mask)
-    good = data[~mask & np.isfinite(data)]
+    selected = np.isfinite(data)
+    selected &= ~mask
+    good = data[selected]
+    del selected
     if good.size == 0:
         raise ValueError("the combined flat has no good pixel to normalise by")
     norm = float(np.mean(good, dtype=np.float64) if how == "mean" else np.median(good))
+    del good
     if not norm > 0:
         raise ValueError(f"the combined flat has a median of {norm}; it cannot be normalised")
-    out = (data / np.float32(norm)).astype(np.float32)
-    new_mask = mask | ~np.isfinite(out) | (out < floor)
+    out = np.divide(data, np.float32(norm), out=data if _own(data, overwrite) else None)
+    new_mask = np.isfinite(out)
+    np.logical_not(new_mask, out=new_mask)
+    new_mask |= mask
+    new_mask |= out < floor
     unc = None
     if flat.uncertainty is not None:
-        unc = StdDevUncertainty(
-            np.asarray(flat.uncertainty.array, dtype=np.float32) / np.float32(norm)
-        )
-    meta = flat.meta.copy()
+        sigma = np.asarray(flat.uncertainty.array, dtype=np.float32)
+        sigma = np.divide(sigma, np.float32(norm), out=sigma if _own(sigma, overwrite) else None)
+        unc = StdDevUncertainty(sigma, copy=False)
+    meta = flat.meta if overwrite else flat.meta.copy()
     meta["CCDCNORM"] = (norm, f"flat divided by this ({how} of good pixels)")
     return CCDData(out, unit=u.dimensionless_unscaled, meta=meta, mask=new_mask, uncertainty=unc)
+
+
+def _own(array: np.ndarray, overwrite: bool) -> bool:
+    """Whether ``array`` may be written to: ``overwrite`` asked for and a writeable array."""
+    return overwrite and bool(array.flags.writeable)
 
 
 # ----------------------------------------------------------------------------- derived
@@ -762,9 +932,9 @@ def _build_derived(task: MasterTask) -> TaskResult:
     ny, nx = sy // fy, sx // fx
     trimmed = source[: ny * fy, : nx * fx] if (ny * fy, nx * fx) != (sy, sx) else source
     binned = block_average(trimmed, (fy, fx))
-    master = normalise_flat(
-        binned, floor=task.options.flat_floor, how=task.options.flat_normalisation
-    )
+    master = _normalise(
+        binned, floor=task.options.flat_floor, how=task.options.flat_normalisation, overwrite=True
+    )  # block_average made a new frame
     master.meta["CCDCDERV"] = (
         f"{Path(task.uses['source'].path).name} binned {fx}x{fy}",
         "derived flat",

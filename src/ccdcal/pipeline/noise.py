@@ -38,7 +38,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -77,21 +77,36 @@ class ClipNoise(NamedTuple):
         return math.sqrt(self.read_noise**2 + photons)
 
 
-def kept_counts(n_inputs: int, rejected: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
-    """Values kept per pixel: inputs minus those rejected (at least 1).
+def kept_counts(
+    n_inputs: int,
+    rejected: np.ndarray | None,
+    shape: tuple[int, ...],
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Values kept per pixel: inputs minus those rejected (at least 1), float32.
+
+    ``out`` (float32, of ``shape``) receives the result if given.
 
     >>> kept_counts(5, np.array([[0, 2]]), (1, 2)).tolist()
     [[5.0, 3.0]]
     """
     if rejected is None:
-        return np.full(shape, float(n_inputs), dtype=np.float32)
-    kept = np.subtract(np.float32(n_inputs), rejected, dtype=np.float32)
+        if out is None:
+            return np.full(shape, float(n_inputs), dtype=np.float32)
+        out.fill(np.float32(n_inputs))
+        return out
+    kept = np.subtract(np.float32(n_inputs), rejected, out=out, dtype=np.float32)
     return np.maximum(kept, np.float32(1), out=kept)
 
 
-def bias_sigma(kept: np.ndarray, *, read_noise: float) -> np.ndarray:
-    """σ of a master bias: ``RN / sqrt(n)`` (ADU)."""
-    return (np.float32(read_noise) / np.sqrt(np.asarray(kept, dtype=np.float32))).astype(np.float32)
+def bias_sigma(kept: np.ndarray, *, read_noise: float, out: np.ndarray | None = None) -> np.ndarray:
+    """σ of a master bias: ``RN / sqrt(n)`` (ADU), float32.
+
+    ``out`` (float32; it may be ``kept`` itself) receives the result if given.
+    """
+    sigma = np.sqrt(kept, out=out, dtype=np.float32)
+    return np.divide(np.float32(read_noise), sigma, out=sigma)
 
 
 def dark_sigma(
@@ -101,14 +116,24 @@ def dark_sigma(
     gain: float,
     read_noise: float,
     bias_sigma: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """σ of a bias-subtracted master dark (ADU)."""
-    var = np.fmax(np.asarray(dark, dtype=np.float32), np.float32(0))  # NaN -> 0 too
-    var /= np.float32(gain)
-    var += np.float32(read_noise) ** 2
-    var /= np.asarray(kept, dtype=np.float32)
-    var += np.square(np.asarray(bias_sigma, dtype=np.float32))
-    return np.sqrt(var, out=var)
+    """σ of a bias-subtracted master dark (ADU), float32.
+
+    ``bias_sigma`` is read as float32 (any byte order: a plane mapped from a
+    file will do).  ``out`` (float32; it may be ``kept`` itself) receives the
+    result if given.  Computed by blocks of rows, so that the temporaries stay small.
+    """
+    out = _output(out, np.shape(dark))
+    g, rn2 = np.float32(gain), np.float32(read_noise) ** 2
+    for rows in _row_blocks(np.shape(dark)):
+        var = np.fmax(np.asarray(dark[rows], dtype=np.float32), np.float32(0))  # NaN -> 0 too
+        var /= g
+        var += rn2
+        var /= np.asarray(kept[rows], dtype=np.float32)
+        var += np.square(bias_sigma[rows], dtype=np.float32)
+        np.sqrt(var, out=out[rows])
+    return out
 
 
 def flat_sigma(
@@ -121,23 +146,61 @@ def flat_sigma(
     read_noise: float,
     bias_sigma: np.ndarray,
     dark_sigma: np.ndarray | None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """σ of a combined flat (each input scaled by 1/level), before normalisation."""
+    """σ of a combined flat (each input scaled by 1/level), before normalisation, float32.
+
+    The masters' σ are read as float32 (any byte order: planes mapped from
+    files will do).  ``out`` (float32; it may be ``kept`` itself) receives the
+    result if given.  Computed by blocks of rows, so that the temporaries stay small.
+    """
     lv = np.asarray(levels, dtype=np.float64)
     n = len(lv)
-    photon = float(np.sum(1.0 / (gain * lv))) / n**2
-    readout = float(np.sum(read_noise**2 / lv**2)) / n**2
-    var = np.fmax(np.asarray(combined, dtype=np.float32), np.float32(0))  # NaN -> 0 too
-    var *= np.float32(photon)
-    var += np.float32(readout)
-    var *= np.float32(n)
-    var /= np.asarray(kept, dtype=np.float32)  # fewer values kept: the same sums, fewer frames
-    term = np.square(np.asarray(bias_sigma, dtype=np.float32))
-    term *= np.float32(np.mean(1.0 / lv) ** 2)
-    var += term
+    photon = np.float32(float(np.sum(1.0 / (gain * lv))) / n**2)
+    readout = np.float32(float(np.sum(read_noise**2 / lv**2)) / n**2)
+    bias_weight = np.float32(np.mean(1.0 / lv) ** 2)
     if dark_sigma is not None:
-        k = np.asarray(dark_scales, dtype=np.float64)
-        np.square(np.asarray(dark_sigma, dtype=np.float32), out=term)
-        term *= np.float32(np.mean(k / lv) ** 2)
+        dark_weight = np.float32(np.mean(np.asarray(dark_scales, dtype=np.float64) / lv) ** 2)
+    out = _output(out, np.shape(combined))
+    for rows in _row_blocks(np.shape(combined)):
+        var = np.fmax(np.asarray(combined[rows], dtype=np.float32), np.float32(0))  # NaN -> 0
+        var *= photon
+        var += readout
+        var *= np.float32(n)
+        var /= np.asarray(kept[rows], dtype=np.float32)  # fewer values kept: fewer frames
+        term = np.square(bias_sigma[rows], dtype=np.float32)
+        term *= bias_weight
         var += term
-    return np.sqrt(var, out=var)
+        if dark_sigma is not None:
+            np.square(dark_sigma[rows], out=term, dtype=np.float32)
+            term *= dark_weight
+            var += term
+        np.sqrt(var, out=out[rows])
+    return out
+
+
+#: Values per block of :func:`_row_blocks`: the temporaries of a block stay in the cache.
+_BLOCK_VALUES = 1 << 15
+
+
+def _row_blocks(shape: tuple[int, ...]) -> Iterator[slice]:
+    """Slices of the first axis, each of about ``_BLOCK_VALUES`` values (at least one row).
+
+    >>> list(_row_blocks((3, 20000)))
+    [slice(0, 1, None), slice(1, 2, None), slice(2, 3, None)]
+    """
+    if not shape:
+        yield slice(None)
+        return
+    per_row = math.prod(shape[1:])
+    step = max(1, _BLOCK_VALUES // max(per_row, 1))
+    for start in range(0, shape[0], step):
+        yield slice(start, min(start + step, shape[0]))
+
+
+def _output(out: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    if out.shape != shape or out.dtype != np.float32:
+        raise ValueError(f"out must be float32 of shape {shape}, not {out.dtype} {out.shape}")
+    return out
