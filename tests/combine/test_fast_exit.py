@@ -11,6 +11,7 @@ from ccdcal import _exit, set_options
 
 
 def test_hook_freezes_the_collector_only_when_enabled() -> None:
+    gc.unfreeze()  # a module imported earlier in this process may have frozen its objects
     try:
         with set_options(fast_exit=False):
             _exit._freeze()

@@ -53,15 +53,14 @@ with out_dir_lock(sys.argv[1]):
 """
 
 
-def test_a_second_run_into_a_directory_being_written_is_refused(
-    raw: Path, tmp_path: Path
-) -> None:
+def test_a_second_run_into_a_directory_being_written_is_refused(raw: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(out)], stdout=subprocess.PIPE, text=True
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
         plan = plan_night(raw, out_dir=out)
         with pytest.raises(PipelineError, match=rf"another ccdcal run \(process {holder.pid}"):
             run_plan(plan, executor="serial", library=False)

@@ -35,41 +35,55 @@ TASK_MODULES = ("numpy", "astropy.nddata", "ccdcal.pipeline.masters", "ccdcal.pi
 
 
 def warm_up() -> bool:
-    """Load the kernels of the pipeline's combinations; True when it worked.
+    """Load the kernels the pipeline's tasks run; True when it worked.
 
-    Runs, on one thread and on 4x4 frames, what the master tasks run: the
+    Runs, on one thread and on 4x4 frames, what the tasks run: the
     noise-model clipping of raw uint16 files (master bias and dark: the
-    decoder of FITS integers and ``ccdclip``) and the scaled sigma clipping
-    with a rejection map of in-memory float32 frames (master flats).
+    decoder of FITS integers and ``ccdclip``), the scaled sigma clipping with
+    a rejection map of in-memory float32 frames (master flats), the writing
+    of a master with its checksums, and the fused calibration of a raw uint16
+    frame (science).
     """
     import tempfile
 
+    try:
+        with tempfile.TemporaryDirectory(prefix="ccdcal-warm-") as folder:
+            _warm_kernels(folder)
+    except Exception as exc:  # warming up is an optimisation, never an error
+        log.debug("warm-up failed: %s", exc)
+        return False
+    return True
+
+
+def _warm_kernels(folder: str) -> None:
     import numpy as np
     from astropy.io import fits
-    from astropy.nddata import CCDData
+    from astropy.nddata import CCDData, StdDevUncertainty
 
+    from ccdcal.io.fits import write_ccd_with_identity
+    from ccdcal.pipeline.fused import calibrate_planes, master_planes
     from ccdcal.pipeline.masters import combine_frames
     from ccdcal.pipeline.noise import ClipNoise
     from ccdcal.pipeline.options import NOISE_MODEL_CLIP, ClipSettings
 
+    raw = [np.full((4, 4), 1000 + i, dtype=np.uint16) for i in range(3)]
+    paths = [f"{folder}/{i}.fits" for i in range(3)]
+    for frame, path in zip(raw, paths, strict=True):
+        fits.PrimaryHDU(frame).writeto(path)
+    noise = ClipNoise(gain=1.0, read_noise=5.0, pedestal=float("inf"))
+    master = combine_frames(paths, NOISE_MODEL_CLIP, mem_limit=1e8, threads=1, noise=noise)
+    write_ccd_with_identity(master, f"{folder}/master.fits", overwrite=True)
     frames = [CCDData(np.full((4, 4), v, dtype=np.float32), unit="adu") for v in (1, 2, 3)]
-    try:
-        with tempfile.TemporaryDirectory(prefix="ccdcal-warm-") as folder:
-            paths = []
-            for i in range(3):
-                path = f"{folder}/{i}.fits"
-                fits.PrimaryHDU(np.full((4, 4), 1000 + i, dtype=np.uint16)).writeto(path)
-                paths.append(path)
-            noise = ClipNoise(gain=1.0, read_noise=5.0, pedestal=float("inf"))
-            combine_frames(paths, NOISE_MODEL_CLIP, mem_limit=1e8, threads=1, noise=noise)
-        combine_frames(
-            frames, ClipSettings(), mem_limit=1e8, scale=[1.0, 0.5, 0.3], threads=1,
-            rejection_map=True,
-        )  # fmt: skip
-    except Exception as exc:  # warming up is an optimisation, never an error
-        log.debug("warm-up combination failed: %s", exc)
-        return False
-    return True
+    combine_frames(
+        frames, ClipSettings(), mem_limit=1e8, scale=[1.0, 0.5, 0.3], threads=1,
+        rejection_map=True,
+    )  # fmt: skip
+    sigma = StdDevUncertainty(np.ones((4, 4), dtype=np.float32))
+    bias, dark, flat = (
+        CCDData(np.full((4, 4), v, np.float32), unit="adu", uncertainty=sigma) for v in (1, 2, 1)
+    )
+    planes = master_planes(bias, dark, flat)
+    calibrate_planes(raw[0], planes, dark_scale=1.0, gain=1.0, read_noise=5.0)
 
 
 def _load() -> bool:
