@@ -155,12 +155,10 @@ def keep_freed_buffers() -> bool:
     import ctypes
 
     try:
+        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+            return False
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    import platform
-
-    if platform.libc_ver()[0] != "glibc":
+    except (OSError, ValueError, AttributeError):  # no glibc, or no confstr
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

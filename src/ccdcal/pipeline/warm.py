@@ -31,7 +31,13 @@ __all__ = ["TASK_MODULES", "WARMED", "warm_up"]
 log = logging.getLogger(__name__)
 
 #: The modules the tasks run: imported by the fork server.
-TASK_MODULES = ("numpy", "astropy.nddata", "ccdcal.pipeline.masters", "ccdcal.pipeline.science")
+TASK_MODULES = (
+    "numpy",
+    "astropy.nddata",
+    "ccdcal.pipeline.masters",
+    "ccdcal.pipeline.flats",
+    "ccdcal.pipeline.science",
+)
 
 
 def warm_up() -> bool:
