@@ -211,7 +211,13 @@ def main() -> None:
     parser.add_argument("--size-factor", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep the night and every run's outputs here (default: a temporary folder, "
+        "removed at the end; a night and its runs take several GB)",
+    )
     parser.add_argument("--executor", default="process", choices=("process", "thread", "serial"))
     parser.add_argument(
         "--frames",
@@ -223,11 +229,18 @@ def main() -> None:
         "default: the demo night's 5 5 5 4",
     )
     args = parser.parse_args()
+    if args.workdir is None:
+        with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
+            run(args, Path(folder))
+    else:
+        run(args, args.workdir)
 
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Make the night in ``work`` (unless it is there) and time both chains on it."""
     from ccdcal.testing.night import make_night
 
     compile_bytecode()
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     night = work / "night"
     if not (night / "truth").exists():
         n_bias, n_dark, n_flat, n_science = args.frames
