@@ -283,7 +283,12 @@ def _calibrated(task: ScienceTask) -> tuple[CCDData, dict[str, Any]]:
         mask=None if raw.mask is None else np.asarray(raw.mask, dtype=bool),
     )
     ccd = CCDData(
-        data, unit=u.adu, meta=raw.meta, mask=mask, uncertainty=StdDevUncertainty(sigma, copy=False)
+        data,
+        unit=u.adu,
+        meta=raw.meta,
+        mask=mask,
+        uncertainty=StdDevUncertainty(sigma, copy=False),
+        wcs=raw.wcs,  # the raw frame's sky coordinates (shifted by the trim, if any)
     )
     params: dict[str, Any] = {
         "gain": gain,
