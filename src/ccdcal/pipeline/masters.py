@@ -240,7 +240,9 @@ def _finish(
     out.parent.mkdir(parents=True, exist_ok=True)
     product = write_ccd_with_identity(master, out, overwrite=task.overwrite)
     entry = {"key": spec.key, "kind": spec.kind, "source": spec.source, "exptime": spec.exptime}
-    qa = measure_for_report(task.options, master, {**entry, "quality": quality}, out, science=False)
+    qa, thumbnail = measure_for_report(
+        task.options, master, {**entry, "quality": quality}, out, science=False
+    )
     return TaskResult(
         key=spec.key,
         kind=spec.kind,
@@ -253,6 +255,7 @@ def _finish(
         masters={role: m.to_dict() for role, m in task.uses.items()},
         message="; ".join(notes),
         qa=qa,
+        thumbnail=thumbnail,
     )
 
 

@@ -20,6 +20,7 @@ The run writes, in the output directory:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 import os
@@ -48,6 +49,7 @@ from ccdcal.pipeline.tasks import (
     MasterTask,
     ScienceTask,
     TaskResult,
+    Thumbnail,
     run_master_task,
     run_science_task,
 )
@@ -80,6 +82,14 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
+def _write_png(thumbnail: Thumbnail) -> None:
+    """A thumbnail that cannot be written is logged (the report then measures the file)."""
+    try:
+        thumbnail.write()
+    except Exception as exc:  # the report must not fail a night
+        log.warning("QA: cannot write the thumbnail %s: %s", thumbnail.path, exc)
+
+
 def _version() -> str:
     from ccdcal import __version__
 
@@ -98,6 +108,22 @@ class _RunState:
     science: list[TaskResult] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     hashed: dict[str, Future[FileIdentity]] = field(default_factory=dict)
+    thumbnails: ThreadPoolExecutor | None = None
+
+    def write_thumbnail(self, result: TaskResult) -> TaskResult:
+        """Queue the PNG of a result's thumbnail (one thread, in order); the result without it."""
+        if result.thumbnail is None:
+            return result
+        if self.thumbnails is None:
+            self.thumbnails = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdcal-thumbs")
+        self.thumbnails.submit(_write_png, result.thumbnail)
+        return dataclasses.replace(result, thumbnail=None)
+
+    def thumbnails_written(self) -> None:
+        """Wait until every queued thumbnail is written."""
+        if self.thumbnails is not None:
+            self.thumbnails.shutdown(wait=True)
+            self.thumbnails = None
 
     def known_inputs(self, paths: Iterable[str]) -> tuple[FileIdentity, ...]:
         """Identities of ``paths`` hashed ahead by :func:`_hash_ahead` (those ready)."""
@@ -249,6 +275,7 @@ def _run_stage(
             to_run.append((output, task, recipe))
     recipes = {task.key: (output, recipe) for output, task, recipe in to_run}
     for result in executor.map(fn, [t for _, t, _ in to_run]):
+        result = state.write_thumbnail(result)  # the PNG is written here, by a thread
         output, recipe = recipes[result.key]
         if result.ok:
             state.store.save(
@@ -507,6 +534,7 @@ def _run_locked(
             raise
         finally:
             hasher.shutdown(wait=False, cancel_futures=True)
+            state.thumbnails_written()
         result = RunResult(
             plan=plan,
             out_dir=str(out),

@@ -375,7 +375,7 @@ def calibrate_frame(task: ScienceTask) -> TaskResult:
     product = write_ccd_with_identity(ccd, out, overwrite=task.overwrite)
     quality = _science_quality(ccd, params)
     entry = {"key": spec.output, "exptime": frame.exptime, "quality": quality}
-    qa = measure_for_report(
+    qa, thumbnail = measure_for_report(
         task.options, ccd, {**entry, "missing": list(spec.missing)}, out, science=True
     )
     return TaskResult(
@@ -390,6 +390,7 @@ def calibrate_frame(task: ScienceTask) -> TaskResult:
         masters=used,
         message="; ".join(params["noise_notes"]),
         qa=qa,
+        thumbnail=thumbnail,
     )
 
 

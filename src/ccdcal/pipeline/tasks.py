@@ -37,6 +37,7 @@ __all__ = [
     "TaskKind",
     "TaskResult",
     "TaskStatus",
+    "Thumbnail",
     "run_master_task",
     "run_science_task",
 ]
@@ -134,6 +135,9 @@ class TaskResult:
         The QA report's measurements of the output, taken by the task while
         the frame was in memory (``{'metrics': ..., 'flags': ...}``; empty
         when not measured).
+    thumbnail : Thumbnail or None
+        The downsampled output for the QA report, which the calling process
+        writes as a PNG (not part of :meth:`to_dict`).
     """
 
     key: str
@@ -149,6 +153,7 @@ class TaskResult:
     product: FileIdentity | None = None
     masters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     qa: Mapping[str, Any] = field(default_factory=dict)
+    thumbnail: Thumbnail | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -198,25 +203,53 @@ def _failure(key: str, kind: TaskKind, exc: BaseException, started: float) -> Ta
     )
 
 
+@dataclass(frozen=True)
+class Thumbnail:
+    """A downsampled output that the calling process writes as the QA report's PNG.
+
+    Tasks hand their thumbnails back instead of writing them: drawing one
+    needs astropy.visualization, which imports matplotlib (~0.1 s of CPU in
+    every worker), while the calling process has loaded it anyway for the
+    report's plots.
+    """
+
+    path: str
+    image: Any
+
+    def write(self) -> None:
+        """Write the PNG (zscaled greyscale, atomically)."""
+        from ccdcal.report.plots import write_thumbnail
+
+        write_thumbnail(Path(self.path), self.image)
+
+
 def measure_for_report(
     options: ReduceOptions, ccd: Any, entry: Mapping[str, Any], output: Path, *, science: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Thumbnail | None]:
     """The QA report's measurements of an output just written, taken in its task.
 
     ``entry`` holds what the measurements read besides the pixels (``key``,
-    ``kind``, ``source``, ``exptime``, ``quality``, ``missing``); the
-    thumbnail goes where the report links it.  Empty when
-    ``options.qa_report`` is off or the measuring failed (the report then
-    reads the file itself).
+    ``kind``, ``source``, ``exptime``, ``quality``, ``missing``).  Returns
+    the measurements (empty when ``options.qa_report`` is off or the
+    measuring failed: the report then reads the file itself) and the
+    thumbnail to write where the report links it.
     """
     if not options.qa_report:
-        return {}
+        return {}, None
     from ccdcal.report.measure import measure_in_task
     from ccdcal.report.qa import thumbnail_path
 
     metrics = {**entry, "file": f"{output.parent.name}/{output.name}"}
     thumb = thumbnail_path(output.parents[1], str(entry["key"]))
-    return measure_in_task(metrics, ccd, science=science, thumbnail=thumb)
+    pending: list[Thumbnail] = []
+    qa = measure_in_task(
+        metrics,
+        ccd,
+        science=science,
+        thumbnail=thumb,
+        write_thumbnail=lambda path, image: pending.append(Thumbnail(str(path), image)),
+    )
+    return qa, (pending[0] if qa and pending else None)
 
 
 def run_master_task(task: MasterTask) -> TaskResult:

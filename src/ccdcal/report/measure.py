@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -584,11 +584,14 @@ def measure_ccd(
     science: bool,
     checks: QAChecks,
     thumbnail: Path | None = None,
+    write_thumbnail: Callable[[Path, np.ndarray], object] | None = None,
 ) -> list[Flag]:
     """Fill ``metrics`` from a frame in memory and return its flags (raises on failure).
 
     What :func:`measure_output` does once it has read the file, and what the
-    pipeline's tasks call on the frame they have just written.
+    pipeline's tasks call on the frame they have just written.  The
+    downsampled frame goes to ``thumbnail`` through ``write_thumbnail``
+    (default :func:`ccdcal.report.plots.write_thumbnail`, a PNG).
 
     Examples
     --------
@@ -606,15 +609,22 @@ def measure_ccd(
         if metrics.get("kind") == "flat":
             metrics["profiles"] = flat_profiles(image)
         if thumbnail is not None:
-            from ccdcal.report.plots import write_thumbnail
+            if write_thumbnail is None:
+                from ccdcal.report import plots
 
+                write_thumbnail = plots.write_thumbnail
             write_thumbnail(thumbnail, image)
             metrics["thumbnail"] = thumbnail.parent.name + "/" + thumbnail.name
     return flags
 
 
 def measure_in_task(
-    metrics: dict[str, Any], ccd: CCDData, *, science: bool, thumbnail: Path | None
+    metrics: dict[str, Any],
+    ccd: CCDData,
+    *,
+    science: bool,
+    thumbnail: Path | None,
+    write_thumbnail: Callable[[Path, np.ndarray], object] | None = None,
 ) -> dict[str, Any]:
     """The QA measurements a pipeline task records: ``{'metrics', 'flags'}`` or ``{}``.
 
@@ -625,7 +635,14 @@ def measure_in_task(
     {}
     """
     try:
-        flags = measure_ccd(metrics, ccd, science=science, checks=QAChecks(), thumbnail=thumbnail)
+        flags = measure_ccd(
+            metrics,
+            ccd,
+            science=science,
+            checks=QAChecks(),
+            thumbnail=thumbnail,
+            write_thumbnail=write_thumbnail,
+        )
     except Exception as exc:  # QA must never fail a calibration
         log.warning("QA: cannot measure %s in its task: %s", metrics.get("key"), exc)
         return {}
