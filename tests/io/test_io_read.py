@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -374,3 +376,12 @@ def test_real_sbig_frame_matches_astropy() -> None:
     assert ccd.wcs is None
     astropy_ccd = CCDData.read(path, unit="adu")
     np.testing.assert_array_equal(ccd.data, astropy_ccd.data)
+
+
+def test_importing_the_fits_reader_and_writer_does_not_load_numba() -> None:
+    # a notebook that only reads or writes a frame should not pay for numba (~0.2 s):
+    # the checksum's compiled loops are imported when a data unit is first summed
+    code = "import sys, ccdcal.io.fits; print('numba' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"

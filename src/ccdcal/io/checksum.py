@@ -26,7 +26,6 @@ True
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 __all__ = ["array_datasum", "encode_checksum", "fold", "hdu_checksum", "words_sum"]
 
@@ -51,51 +50,22 @@ def fold(total: int) -> int:
 _BLOCK_WORDS = 1 << 31
 
 
-@njit(cache=True, nogil=True)
-def _sum_words(values: np.ndarray) -> np.uint64:  # pragma: no cover - compiled
-    """Plain sum of a 1-D array of unsigned words of at most 32 bits, in 64 bits.
-
-    One vectorised pass: several times faster than
-    ``np.add.reduce(values, dtype=np.uint64)``, which converts in buffers.
-    """
-    total = np.uint64(0)
-    for i in range(values.size):
-        total += np.uint64(values[i])
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _sum_swapped_words(values: np.ndarray) -> np.uint64:  # pragma: no cover - compiled
-    """:func:`_sum_words` of 32-bit words with their bytes reversed (``byteswap``).
-
-    The bytes of each lane are summed apart (no swap per word), then shifted
-    to where the swap puts them.
-    """
-    byte = np.uint64(0xFF)  # typed constants: uint64 with an int literal is float64 in numba
-    one, two, three = np.uint64(8), np.uint64(16), np.uint64(24)
-    low = second = third = high = np.uint64(0)
-    for i in range(values.size):
-        word = np.uint64(values[i])
-        low += word & byte
-        second += (word >> one) & byte
-        third += (word >> two) & byte
-        high += word >> three
-    return (low << three) + (second << two) + (third << one) + high
-
-
 def _sum_blocks(values: np.ndarray) -> int:
     """Plain integer sum of a 1-D array of non-negative integers below 2**32.
 
-    Unsigned arrays go through the kernels (a 32-bit array in the other byte
-    order through :func:`_sum_swapped_words`); anything else through numpy.
+    Unsigned arrays go through compiled loops (:mod:`ccdcal.io._checksum_kernels`,
+    imported here so that reading FITS files never loads numba); anything
+    else through numpy.
     """
+    from ccdcal.io._checksum_kernels import sum_swapped_words, sum_words
+
     dtype = values.dtype
     if dtype.kind != "u" or dtype.itemsize > 4:
         return int(np.add.reduce(values, dtype=np.uint64))
     if dtype.isnative or dtype.itemsize == 1:
-        kernel = _sum_words
+        kernel = sum_words
     elif dtype.itemsize == 4:
-        kernel = _sum_swapped_words
+        kernel = sum_swapped_words
         values = values.view(dtype.newbyteorder("="))
     else:
         return int(np.add.reduce(values, dtype=np.uint64))
