@@ -10,7 +10,9 @@ slower than it needs to:
   pauses the collector over such a stretch and then moves the objects it
   created to the collector's permanent generation (:func:`gc.freeze`), so
   later passes skip them, and worker processes forked afterwards never write
-  to the pages those objects live on.
+  to the pages those objects live on.  The header scan of
+  :mod:`ccdcal.collection` pauses it the same way (without freezing) while it
+  builds hundreds of thousands of small objects.
 * OpenBLAS (loaded with numpy, and again with scipy) starts a thread per core
   that spins waiting for work for a while after it loads.  ccdcal never runs
   BLAS-heavy code: its parallelism is its own (worker processes, combination

@@ -49,12 +49,13 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.table import Table
 
+from ccdcal._startup import collector_paused
 from ccdcal.collection.cache import RACY_SECONDS, CacheKey, HeaderCache
 from ccdcal.collection.cards import HeaderCards
 from ccdcal.collection.discovery import find_fits_files
 from ccdcal.collection.fitsfile import ExtSpec, ext_key
 from ccdcal.collection.frame import UnreadableFile
-from ccdcal.collection.reader import gc_paused, read_stated, stat_files
+from ccdcal.collection.reader import read_stated, stat_files
 from ccdcal.collection.summary import (
     build_summary,
     decode_summary,
@@ -221,7 +222,7 @@ class ImageFileCollection:
         if not self._files:
             return None
         keywords = list(header_keywords)
-        with gc_paused():
+        with collector_paused(freeze=False):
             identity = self._summary_identity(keywords) if self._use_cache else None
             if identity is not None and self._header_map is None:
                 cached = self._cached_summary(identity)

@@ -29,16 +29,15 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
+from ccdcal._startup import collector_paused
 from ccdcal.collection.cache import CacheKey, CacheValue, HeaderCache
 from ccdcal.collection.fitsfile import ExtSpec, HDUHeader, ext_key, read_hdu_header
 from ccdcal.collection.frame import UnreadableFile
@@ -47,7 +46,6 @@ from ccdcal.errors import FrameReadError
 __all__ = [
     "ProgressCallback",
     "ReadResult",
-    "gc_paused",
     "read_headers",
     "read_stated",
     "stat_files",
@@ -64,23 +62,6 @@ SLOW_READ_SECONDS = 300e-6
 _PROBE = 16
 _CHUNK = 16
 _MAX_THREADS = 16
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many small objects are built.
-
-    Reading ten thousand headers makes hundreds of thousands of objects, none in
-    reference cycles; the collector's repeated passes over them cost 15-20 % of a
-    warm scan. The previous state is restored on exit.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read_one(path: str, ext: ExtSpec) -> tuple[CacheValue, bool]:
@@ -230,7 +211,9 @@ def read_headers(
         One :class:`HDUHeader` or :class:`UnreadableFile` per path, in order.
         Paths are made absolute.
     """
-    with gc_paused():
+    # the headers make hundreds of thousands of objects, none in reference cycles: the
+    # collector's passes over them would cost 15-20 % of a warm scan
+    with collector_paused(freeze=False):
         stats = stat_files(paths, ext=ext)
         return read_stated(
             stats, ext=ext, use_cache=use_cache, cache=cache, progress=progress, workers=workers
